@@ -1,0 +1,301 @@
+//! Bodies of the voice-synthesis contract: preferences, cloning, synthesis, the cache index and
+//! voice interactions.
+
+use serde::{Deserialize, Serialize};
+
+use chrono::{DateTime, Utc};
+use super::common::{Personality, Tone};
+
+/// State of the user's cloned voice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum VoiceCloneState {
+    /// No clone was ever requested.
+    #[default]
+    NotConfigured,
+    /// A clone job is running.
+    Cloning,
+    /// The clone exists at the provider and is used for synthesis.
+    Ready,
+    /// The clone is in use (reserved by the contract; treated like `ready`).
+    Active,
+    /// The last clone attempt failed or the clone was removed; a new one is needed.
+    NeedsUpdate,
+}
+
+/// `VoicePreferences`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoicePreferences {
+    /// Identifier.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Coach personality.
+    pub personality: Personality,
+    /// Global voice on/off.
+    pub voice_enabled: bool,
+    /// Pick the tone from the workout context.
+    pub tone_adaptation: bool,
+    /// Enhanced visual/haptic feedback.
+    pub accessibility_mode: bool,
+    /// The cloned voice at the provider, when ready.
+    pub eleven_labs_voice_id: Option<String>,
+    /// Clone setup status.
+    pub voice_clone_status: VoiceCloneState,
+    /// Last voice configuration change.
+    pub last_voice_setup: Option<DateTime<Utc>>,
+}
+
+/// `VoicePreferencesUpdate`: only the fields present change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoicePreferencesUpdate {
+    /// Coach personality.
+    #[serde(default)]
+    pub personality: Option<Personality>,
+    /// Global voice on/off.
+    #[serde(default)]
+    pub voice_enabled: Option<bool>,
+    /// Pick the tone from the workout context.
+    #[serde(default)]
+    pub tone_adaptation: Option<bool>,
+    /// Enhanced visual/haptic feedback.
+    #[serde(default)]
+    pub accessibility_mode: Option<bool>,
+}
+
+/// Status of a cloning job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CloneJobStatus {
+    /// Running.
+    Processing,
+    /// The voice exists at the provider.
+    Completed,
+    /// See `errorMessage`.
+    Failed,
+}
+
+/// `VoiceCloneResponse` (202).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceCloneResponse {
+    /// Job identifier.
+    pub clone_id: String,
+    /// Job status.
+    pub status: CloneJobStatus,
+    /// When the job is expected to finish.
+    pub estimated_completion_time: DateTime<Utc>,
+    /// Provider-side job identifier (the job id when the provider has none).
+    pub eleven_labs_job_id: Option<String>,
+}
+
+/// `VoiceCloneStatus`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceCloneStatus {
+    /// Job identifier.
+    pub clone_id: String,
+    /// Job status.
+    pub status: CloneJobStatus,
+    /// 0–100.
+    pub progress: u8,
+    /// The provider's voice id once completed.
+    pub eleven_labs_voice_id: Option<String>,
+    /// Why the job failed.
+    pub error_message: Option<String>,
+    /// When the job finished.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// `VoiceSynthesisRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceSynthesisRequest {
+    /// At most 280 characters.
+    pub text: String,
+    /// Requested tone (may be adapted from `context` when tone adaptation is on).
+    pub tone: Tone,
+    /// Workout context, e.g. `high_strain_set`.
+    pub context: String,
+    /// Keep the clip in the user's cache index (default true).
+    #[serde(default = "default_true")]
+    pub enable_caching: bool,
+    /// Personality override.
+    #[serde(default)]
+    pub personality: Option<Personality>,
+    /// Use `tone` as given even when tone adaptation is on (extension; default false).
+    #[serde(default)]
+    pub force_tone: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// `VoiceSynthesisResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceSynthesisResponse {
+    /// Immutable URL of the clip.
+    pub audio_url: String,
+    /// Seconds, read from the audio.
+    pub duration: f64,
+    /// Whether the clip was already in the clip store (no provider call).
+    pub cached: bool,
+    /// The user's cache index entry, when caching was enabled.
+    pub cache_id: Option<String>,
+    /// Milliseconds spent producing the audio for this request.
+    pub generation_latency: f64,
+    /// The tone actually used (extension).
+    pub tone: Tone,
+    /// The shared cache key of the clip (extension): the browser's IndexedDB uses the same key.
+    pub cache_key: String,
+}
+
+/// `VoiceCache`: one entry of the user's cache index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceCacheEntry {
+    /// Entry identifier.
+    pub id: String,
+    /// The shared cache key of the clip (hash of everything that changes the audio).
+    pub text_hash: String,
+    /// Tone used.
+    pub tone: Tone,
+    /// Workout context.
+    pub context: String,
+    /// When the clip was generated.
+    pub generated_at: DateTime<Utc>,
+    /// Last time it was played or requested.
+    pub last_used_at: DateTime<Utc>,
+    /// Times played or requested.
+    pub usage_count: u32,
+    /// Seconds.
+    pub duration: f64,
+    /// When the entry expires, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `VoiceCacheList`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceCacheList {
+    /// Entries (filtered).
+    pub cache_entries: Vec<VoiceCacheEntry>,
+    /// Number of entries returned.
+    pub total_entries: u32,
+    /// Size of the returned entries' audio in MB.
+    pub total_size: f64,
+    /// At most this many entries are kept.
+    pub max_entries: u32,
+}
+
+/// `VoiceCacheClearRequest`: criteria combine with OR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceCacheClearRequest {
+    /// Clear everything.
+    #[serde(default)]
+    pub clear_all: bool,
+    /// Clear these entries.
+    #[serde(default)]
+    pub cache_ids: Option<Vec<String>>,
+    /// Clear entries of this context.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Clear entries generated before this time.
+    #[serde(default)]
+    pub older_than: Option<DateTime<Utc>>,
+}
+
+/// `VoiceCacheClearResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceCacheClearResponse {
+    /// Entries removed.
+    pub cleared_entries: u32,
+    /// Entries left.
+    pub remaining_entries: u32,
+    /// MB of audio no longer referenced by this user.
+    pub freed_space: f64,
+}
+
+/// `VoiceInteractionRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceInteractionRequest {
+    /// One of the caller's workout entries.
+    pub workout_entry_id: String,
+    /// At most 280 characters.
+    pub ai_response_text: String,
+    /// Tone used.
+    pub voice_tone: Tone,
+    /// Whether audio actually played.
+    pub was_voice_played: bool,
+    /// Whether the audio came from a cache.
+    #[serde(default)]
+    pub was_cached: bool,
+    /// Milliseconds, ≥ 0.
+    #[serde(default)]
+    pub generation_latency: Option<f64>,
+    /// Milliseconds, ≥ 0.
+    #[serde(default)]
+    pub playback_latency: Option<f64>,
+}
+
+/// `VoiceInteraction`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceInteraction {
+    /// Identifier.
+    pub id: String,
+    /// The workout entry.
+    pub workout_entry_id: String,
+    /// Text spoken or shown.
+    pub ai_response_text: String,
+    /// Tone used.
+    pub voice_tone: Tone,
+    /// Whether audio actually played.
+    pub was_voice_played: bool,
+    /// Whether the audio came from a cache.
+    pub was_cached: bool,
+    /// Milliseconds.
+    pub generation_latency: Option<f64>,
+    /// Milliseconds.
+    pub playback_latency: Option<f64>,
+    /// When it was recorded.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// `VoiceInteractionsList`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceInteractionsList {
+    /// Interactions, oldest first.
+    pub interactions: Vec<VoiceInteraction>,
+    /// How many.
+    pub total_interactions: u32,
+    /// Mean of the non-null generation latencies (ms).
+    pub average_generation_latency: Option<f64>,
+    /// Mean of the non-null playback latencies (ms).
+    pub average_playback_latency: Option<f64>,
+    /// Percentage (0–100) of interactions served from a cache.
+    pub cache_hit_rate: Option<f64>,
+}

@@ -1,0 +1,114 @@
+//! Assembles the HTTP application: every module's router, the OpenAPI document, the layers that
+//! every request passes through, and the fallback (the SvelteKit app, or a JSON 404).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::{code_for_status, error_response};
+use crate::ops::OpenApiJson;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+use crate::{metrics, ops, users, workouts};
+
+/// Every route with its OpenAPI description.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::router())
+        .merge(users::router())
+        .merge(workouts::router())
+}
+
+/// The generated OpenAPI document (also served at `/v1/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The complete application for `state`.
+pub fn build_router(state: AppState) -> Router {
+    let (router, api) = api_routes().split_for_parts();
+    let doc = OpenApiJson(Arc::new(api.to_pretty_json().expect("the OpenAPI document serializes")));
+    let x_request_id = header::HeaderName::from_static("x-request-id");
+    router
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track_http))
+        .layer(middleware::from_fn(json_errors))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, state.config.request_timeout))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(Extension(doc))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(|_| {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred", None)
+        }))
+        .with_state(state)
+}
+
+/// Unknown routes: the SvelteKit app for browser paths when it is built, a JSON 404 otherwise.
+async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    let api_path = path == "/v1" || path.starts_with("/v1/");
+    let browser = matches!(*req.method(), Method::GET | Method::HEAD);
+    if let (Some(dir), false, true) = (state.config.www_dir.as_ref(), api_path, browser) {
+        let index = dir.join("index.html");
+        let serve = ServeDir::new(dir).append_index_html_on_directories(true).fallback(ServeFile::new(index));
+        return match serve.oneshot(req).await {
+            Ok(resp) => resp.map(Body::new),
+            Err(e) => match e {},
+        };
+    }
+    let msg = format!("No route for {} {}", req.method(), path);
+    error_response(StatusCode::NOT_FOUND, "not_found", msg, None)
+}
+
+/// Turns any error response that is not JSON yet (a 405 from the router, a 408/503 from a layer,
+/// a 413 from a body limit) into the `ErrorResponse` JSON, keeping its status and headers.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = match tokio::time::timeout(Duration::from_secs(1), body.collect()).await {
+        Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).trim().to_string(),
+        _ => String::new(),
+    };
+    let message = if text.is_empty() || text.len() > 300 {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    let fresh = error_response(status, code_for_status(status), message, None);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, fresh.into_body()).into_response()
+}

@@ -1,0 +1,133 @@
+//! Server configuration, read from the environment.
+//!
+//! Every setting has an embedded default so `coach-server` runs with no configuration at all:
+//! SQLite under `./data`, the local speech engine, secrets generated on first start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `COACH_BIND`: where to listen (default `127.0.0.1:8080`).
+    pub bind: SocketAddr,
+    /// `COACH_DATA_DIR`: database file, secrets, clips and models (default `./data`).
+    pub data_dir: PathBuf,
+    /// `COACH_DATABASE_URL`: `sqlite://...` or `postgres://...` (default: SQLite in the data dir).
+    pub database_url: String,
+    /// `COACH_JWT_SECRET`: HS256 key for bearer tokens (generated and kept in the data dir when unset).
+    pub jwt_secret: Option<String>,
+    /// `COACH_ADMIN_API_KEY`: the `X-API-Key` of the app's backend and operators (generated when unset).
+    pub admin_api_key: Option<String>,
+    /// `COACH_TOKEN_TTL_SECS`: lifetime of minted tokens when the request names none (default 1 h).
+    pub token_ttl: Duration,
+    /// `COACH_MAX_BODY_BYTES`: largest JSON body accepted (default 64 KiB).
+    pub max_body_bytes: usize,
+    /// `COACH_MAX_UPLOAD_BYTES`: largest multipart upload accepted (default 50 MiB, voice samples).
+    pub max_upload_bytes: usize,
+    /// `COACH_REQUEST_TIMEOUT_SECS`: requests taking longer are answered 503 (default 30 s).
+    pub request_timeout: Duration,
+    /// `COACH_DEV_MODE`: enables the dev sign-in of the demo app (default off; `cargo xtask run` turns it on).
+    pub dev_mode: bool,
+    /// `COACH_WWW_DIR`: built SvelteKit app served at `/` when present (default `www/build`).
+    pub www_dir: Option<PathBuf>,
+    /// `COACH_PUBLIC_URL`: absolute base for URLs handed to clients (default `http://{bind}`).
+    pub public_url: String,
+    /// `COACH_LOG_FORMAT`: `text` (default) or `json`.
+    pub log_json: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match env(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name}={v:?}: {e}")),
+    }
+}
+
+fn env_bool(name: &str) -> Result<bool> {
+    match env(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => anyhow::bail!("{name}={other:?}: expected true or false"),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self> {
+        let bind: SocketAddr = env_parse("COACH_BIND", "127.0.0.1:8080".parse().expect("valid default"))?;
+        let data_dir = PathBuf::from(env("COACH_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match env("COACH_DATABASE_URL") {
+            Some(url) => url,
+            None => sqlite_url(&data_dir.join("coach.db")),
+        };
+        let www_dir = match env("COACH_WWW_DIR") {
+            Some(d) => Some(PathBuf::from(d)),
+            None => Some(PathBuf::from("www/build")).filter(|p| p.join("index.html").is_file()),
+        };
+        let public_url = env("COACH_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        Ok(Self {
+            bind,
+            data_dir,
+            database_url,
+            jwt_secret: env("COACH_JWT_SECRET"),
+            admin_api_key: env("COACH_ADMIN_API_KEY"),
+            token_ttl: Duration::from_secs(env_parse("COACH_TOKEN_TTL_SECS", 3600u64)?),
+            max_body_bytes: env_parse("COACH_MAX_BODY_BYTES", 64 * 1024usize)?,
+            max_upload_bytes: env_parse("COACH_MAX_UPLOAD_BYTES", 50 * 1024 * 1024usize)?,
+            request_timeout: Duration::from_secs(env_parse("COACH_REQUEST_TIMEOUT_SECS", 30u64)?),
+            dev_mode: env_bool("COACH_DEV_MODE")?,
+            www_dir,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            log_json: env("COACH_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        })
+        .and_then(|c: Config| c.check())
+    }
+
+    /// A configuration for tests and tools: everything under `data_dir`, the given database.
+    pub fn for_data_dir(data_dir: PathBuf, database_url: Option<String>) -> Self {
+        let database_url = database_url.unwrap_or_else(|| sqlite_url(&data_dir.join("coach.db")));
+        Self {
+            bind: "127.0.0.1:0".parse().expect("valid"),
+            data_dir,
+            database_url,
+            jwt_secret: None,
+            admin_api_key: None,
+            token_ttl: Duration::from_secs(3600),
+            max_body_bytes: 64 * 1024,
+            max_upload_bytes: 50 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            dev_mode: false,
+            www_dir: None,
+            public_url: "http://127.0.0.1".into(),
+            log_json: false,
+        }
+    }
+
+    fn check(self) -> Result<Self> {
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+            anyhow::bail!("COACH_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
+        }
+        if self.max_body_bytes < 1024 {
+            anyhow::bail!("COACH_MAX_BODY_BYTES must be at least 1024");
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data dir {}", self.data_dir.display()))?;
+        Ok(self)
+    }
+}
+
+/// `sqlite://` URL for a file, created when missing.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}

@@ -1,0 +1,76 @@
+//! Prometheus metrics: one registry per server instance (so tests can run many side by side),
+//! HTTP request counts and latencies by route template, and the product's own counters that later
+//! modules register here.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+use crate::state::AppState;
+
+/// The registry and the collectors the server updates.
+pub struct Metrics {
+    /// Everything registered here is rendered by `/metrics`.
+    pub registry: Registry,
+    /// `coach_http_requests_total{method,route,status}`.
+    pub http_requests: IntCounterVec,
+    /// `coach_http_request_duration_seconds{method,route}`.
+    pub http_duration: HistogramVec,
+}
+
+impl Metrics {
+    /// A fresh registry with the HTTP collectors.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("coach_http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("coach_http_request_duration_seconds", "HTTP request latency").buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(http_requests.clone())).expect("unique metric");
+        registry.register(Box::new(http_duration.clone())).expect("unique metric");
+        Self { registry, http_requests, http_duration }
+    }
+
+    /// The Prometheus text exposition of every registered metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut buf).expect("text encoding cannot fail");
+        String::from_utf8(buf).expect("prometheus text is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware: counts and times every request by its route template (never the raw path, which
+/// would carry ids and explode the label set).
+pub async fn track_http(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let m = &state.metrics;
+    m.http_duration.with_label_values(&[method.as_str(), route.as_str()]).observe(start.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()])
+        .inc();
+    resp
+}

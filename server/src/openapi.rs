@@ -1,0 +1,36 @@
+//! The frame of the generated OpenAPI document: title, servers, security schemes and tags. The
+//! paths and schemas come from the `#[utoipa::path]` handlers that each module registers.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The document's frame.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Coach API",
+        description = "Voice and training backbone of the Coach fitness app (AI coaches Alice and Aiden). \
+                       Implements the Voice Synthesis API and the AI Training System API under /v1.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "Users", description = "Users, tokens and consent"),
+        (name = "Workouts", description = "Logged sets"),
+        (name = "Operations", description = "Health, readiness, metrics, this document"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "BearerAuth",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme("ApiKeyAuth", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}

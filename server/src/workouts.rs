@@ -1,0 +1,196 @@
+//! Workout entries: a user logs sets; coaching, voice interactions and (for consenting users)
+//! training rows hang off them. A user reaches only their own entries; another user's id is 404.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use coach_shared::limits::{LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN};
+use coach_shared::types::users::{CreateWorkoutRequest, WorkoutEntry};
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::AuthUser;
+use crate::db::{Db, DbBool, new_id, now_ms, to_dt};
+use crate::error::{ApiResult, AppError};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_workout, list_workouts)).routes(routes!(get_workout))
+}
+
+/// A `workout_entries` row.
+#[derive(Debug, Clone, FromRow)]
+pub struct WorkoutRow {
+    /// Id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// e.g. `bench_press`.
+    pub exercise_type: String,
+    /// 1–20.
+    pub set_number: i64,
+    /// Weight.
+    pub weight: f64,
+    /// Reps.
+    pub reps: i64,
+    /// RPE.
+    pub perceived_exertion: f64,
+    /// Strain.
+    pub strain_percentage: Option<f64>,
+    /// Sleep.
+    pub sleep_hours: Option<f64>,
+    /// Skip reason.
+    pub skip_reason: Option<String>,
+    /// Turned into a training row already.
+    pub exported_for_training: DbBool,
+    /// Epoch ms.
+    pub created_at: i64,
+}
+
+impl WorkoutRow {
+    /// The wire representation.
+    pub fn to_api(&self) -> WorkoutEntry {
+        WorkoutEntry {
+            id: self.id.clone(),
+            user_id: self.user_id.clone(),
+            exercise_type: self.exercise_type.clone(),
+            set_number: self.set_number as u32,
+            weight: self.weight,
+            reps: self.reps as u32,
+            perceived_exertion: self.perceived_exertion,
+            strain_percentage: self.strain_percentage,
+            sleep_hours: self.sleep_hours,
+            skip_reason: self.skip_reason.clone(),
+            exported_for_training: self.exported_for_training.0,
+            created_at: to_dt(self.created_at),
+        }
+    }
+}
+
+/// The columns of [`WorkoutRow`], as a literal for `concat!`.
+macro_rules! workout_columns {
+    () => {
+        "id, user_id, exercise_type, set_number, weight, reps, perceived_exertion, \
+         strain_percentage, sleep_hours, skip_reason, exported_for_training, created_at"
+    };
+}
+
+/// Reads one of `user_id`'s entries (None for another user's).
+pub async fn find_own(db: &Db, user_id: &str, id: &str) -> Result<Option<WorkoutRow>, sqlx::Error> {
+    sqlx::query_as::<_, WorkoutRow>(concat!("SELECT ", workout_columns!(), " FROM workout_entries WHERE id = $1 AND user_id = $2"))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// Log a set.
+#[utoipa::path(post, path = "/v1/workouts", tag = "Workouts",
+    request_body = CreateWorkoutRequest,
+    responses(
+        (status = 201, description = "Logged", body = WorkoutEntry),
+        (status = 400, description = "Invalid entry", body = coach_shared::ErrorResponse),
+        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse)),
+    security(("BearerAuth" = [])))]
+async fn create_workout(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(req): ApiJson<CreateWorkoutRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO workout_entries (id, user_id, exercise_type, set_number, weight, reps, perceived_exertion,
+             strain_percentage, sleep_hours, skip_reason, exported_for_training, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11)",
+    )
+    .bind(&id)
+    .bind(auth.id())
+    .bind(&req.exercise_type)
+    .bind(i64::from(req.set_number))
+    .bind(req.weight)
+    .bind(i64::from(req.reps))
+    .bind(req.perceived_exertion)
+    .bind(req.strain_percentage)
+    .bind(req.sleep_hours)
+    .bind(req.skip_reason.as_deref().map(str::trim))
+    .bind(now_ms())
+    .execute(&state.db.pool)
+    .await?;
+    let row = find_own(&state.db, auth.id(), &id).await?.ok_or_else(|| AppError::not_found("Workout entry"))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, format!("/v1/workouts/{id}"))], axum::Json(row.to_api())))
+}
+
+/// One of the caller's logged sets.
+#[utoipa::path(get, path = "/v1/workouts/{id}", tag = "Workouts",
+    params(("id" = String, Path, description = "Workout entry id")),
+    responses(
+        (status = 200, description = "The entry", body = WorkoutEntry),
+        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
+        (status = 404, description = "No such entry of the caller's", body = coach_shared::ErrorResponse)),
+    security(("BearerAuth" = [])))]
+async fn get_workout(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<axum::Json<WorkoutEntry>> {
+    let row = find_own(&state.db, auth.id(), &id).await?.ok_or_else(|| AppError::not_found("Workout entry"))?;
+    Ok(axum::Json(row.to_api()))
+}
+
+/// Paging of the caller's entries.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// Only entries logged before this time (for the next page).
+    before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A page of entries.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct WorkoutList {
+    /// Newest first.
+    workouts: Vec<WorkoutEntry>,
+    /// Pass as `before` for the next page.
+    next_before: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The caller's logged sets, newest first.
+#[utoipa::path(get, path = "/v1/workouts", tag = "Workouts",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page", body = WorkoutList),
+        (status = 400, description = "Invalid query", body = coach_shared::ErrorResponse),
+        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse)),
+    security(("BearerAuth" = [])))]
+async fn list_workouts(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<axum::Json<WorkoutList>> {
+    let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT);
+    if !(LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(&limit) {
+        return Err(AppError::field("limit", "out_of_range", "must be between 1 and 100"));
+    }
+    let before = q.before.map(|b| b.timestamp_millis()).unwrap_or(i64::MAX);
+    let rows = sqlx::query_as::<_, WorkoutRow>(concat!(
+        "SELECT ",
+        workout_columns!(),
+        " FROM workout_entries WHERE user_id = $1 AND created_at < $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+    ))
+    .bind(auth.id())
+    .bind(before)
+    .bind(i64::from(limit))
+    .fetch_all(&state.db.pool)
+    .await?;
+    let next_before = (rows.len() == limit as usize).then(|| rows.last().map(|r| to_dt(r.created_at))).flatten();
+    Ok(axum::Json(WorkoutList { workouts: rows.iter().map(WorkoutRow::to_api).collect(), next_before }))
+}

@@ -9,6 +9,8 @@
 //!   map SQLite `BOOLEAN` columns): read them through [`DbBool`];
 //! * lists are JSON text;
 //! * placeholders are `$1, $2, ...` (SQLite accepts them too);
+//! * aggregates are cast (`CAST(SUM(x) AS BIGINT)`, `CAST(AVG(x) AS DOUBLE PRECISION)`): PostgreSQL
+//!   returns `NUMERIC` for them, which the `Any` driver cannot read;
 //! * invariants that must hold under concurrency (one deployed model per environment, one running
 //!   training session) are unique (partial) indexes, so the database enforces them.
 

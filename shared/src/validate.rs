@@ -173,6 +173,12 @@ impl Validate for TokenRequest {
     }
 }
 
+impl Validate for ConsentUpdate {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
+}
+
 impl Validate for CreateWorkoutRequest {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = ValidationErrors::default();

@@ -1,0 +1,159 @@
+//! Identity: users, tokens, consent and who may reach what — on both database engines.
+
+mod common;
+
+use axum::http::Method;
+use common::{Auth, TestApp};
+use serde_json::json;
+
+both_engines!(admin_creates_user_and_mints_a_token_that_reaches_me, |app: TestApp| async move {
+    let r = app
+        .json(Method::POST, "/v1/users", Auth::Admin, json!({"id": "usr_1", "email": "one@example.com", "isPremium": true}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let u = r.json();
+    assert_eq!(u["id"], "usr_1");
+    assert_eq!(u["isPremium"], true);
+    assert_eq!(u["dataCollectionConsent"], false, "consent defaults to false");
+    assert_eq!(r.headers["location"], "/v1/users/usr_1");
+
+    let t = app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "usr_1", "role": "user"})).await;
+    assert_eq!(t.status, 200);
+    let body = t.json();
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(body["tokenType"], "Bearer");
+    let exp = chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().unwrap()).unwrap();
+    assert!(exp > chrono::Utc::now());
+
+    let me = app.get("/v1/users/me", Auth::Bearer(token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["id"], "usr_1");
+    assert_eq!(me.json()["email"], "one@example.com");
+});
+
+both_engines!(duplicates_and_bad_users_are_refused_without_changes, |app: TestApp| async move {
+    app.user("dup", false, false).await;
+    let r = app.json(Method::POST, "/v1/users", Auth::Admin, json!({"id": "dup", "email": "other@example.com"})).await;
+    r.assert_error(409, Some("user_exists"));
+    let r = app.json(Method::POST, "/v1/users", Auth::Admin, json!({"id": "dup2", "email": "dup@example.com"})).await;
+    r.assert_error(409, Some("user_exists"));
+    let r = app.json(Method::POST, "/v1/users", Auth::Admin, json!({"id": "bad id", "email": "x@example.com"})).await;
+    let v = r.assert_error(400, Some("validation_error"));
+    assert_eq!(v["details"]["fields"][0]["field"], "id");
+    let r = app.json(Method::POST, "/v1/users", Auth::Admin, json!({"id": "ok", "email": "not-an-email"})).await;
+    r.assert_error(400, Some("validation_error"));
+    assert_eq!(app.get("/v1/users/ok", Auth::Admin).await.status, 404, "nothing was half-written");
+});
+
+both_engines!(patch_changes_only_given_fields, |app: TestApp| async move {
+    app.user("p1", false, false).await;
+    let r = app.json(Method::PATCH, "/v1/users/p1", Auth::Admin, json!({"isPremium": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let u = r.json();
+    assert_eq!(u["isPremium"], true);
+    assert_eq!(u["email"], "p1@example.com");
+    assert_eq!(u["dataCollectionConsent"], false);
+    let r = app.json(Method::PATCH, "/v1/users/p1", Auth::Admin, json!({"dataCollectionConsent": true, "name": "Pat One"})).await;
+    assert_eq!(r.json()["dataCollectionConsent"], true);
+    assert_eq!(r.json()["isPremium"], true);
+    assert_eq!(r.json()["name"], "Pat One");
+    app.json(Method::PATCH, "/v1/users/nobody", Auth::Admin, json!({"isPremium": true})).await.assert_error(404, Some("not_found"));
+});
+
+both_engines!(users_set_their_own_consent, |app: TestApp| async move {
+    let t = app.user("c1", false, false).await;
+    let r = app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": true})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["dataCollectionConsent"], true);
+    let r = app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": "yes"})).await;
+    r.assert_error(400, Some("validation_error"));
+    let r = app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": false})).await;
+    assert_eq!(r.json()["dataCollectionConsent"], false);
+});
+
+both_engines!(missing_forged_and_expired_credentials_are_401, |app: TestApp| async move {
+    app.user("a1", true, true).await;
+    app.get("/v1/users/me", Auth::None).await.assert_error(401, Some("unauthorized"));
+    app.get("/v1/users/me", Auth::Bearer("not.a.jwt".into())).await.assert_error(401, Some("invalid_token"));
+    app.get("/v1/users/me", Auth::Raw("authorization", "Basic dTpw".into())).await.assert_error(401, Some("invalid_token"));
+    // signed with another secret
+    let forged = coach_server::auth::Keys::new("another-secret", "k")
+        .mint("a1", coach_shared::types::users::Role::Admin, 600)
+        .unwrap()
+        .0;
+    app.get("/v1/users/me", Auth::Bearer(forged.clone())).await.assert_error(401, Some("invalid_token"));
+    app.get("/v1/users/a1", Auth::Bearer(forged)).await.assert_error(401, Some("invalid_token"));
+    let expired = app.state.keys.mint("a1", coach_shared::types::users::Role::User, -300).unwrap().0;
+    let r = app.get("/v1/users/me", Auth::Bearer(expired)).await;
+    r.assert_error(401, Some("token_expired"));
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    app.get("/v1/users/a1", Auth::ApiKey("wrong-key".into())).await.assert_error(401, Some("invalid_api_key"));
+    app.get("/v1/users/a1", Auth::None).await.assert_error(401, None);
+    // a token for a user that does not exist
+    let ghost = app.state.keys.mint("ghost", coach_shared::types::users::Role::User, 600).unwrap().0;
+    app.get("/v1/users/me", Auth::Bearer(ghost)).await.assert_error(401, Some("invalid_token"));
+});
+
+both_engines!(wrong_role_is_403, |app: TestApp| async move {
+    let user = app.user("r1", true, true).await;
+    app.get("/v1/users/r1", Auth::Bearer(user.clone())).await.assert_error(403, Some("forbidden"));
+    app.json(Method::POST, "/v1/users", Auth::Bearer(user.clone()), json!({"id": "x", "email": "x@example.com"}))
+        .await
+        .assert_error(403, Some("forbidden"));
+    app.json(Method::POST, "/v1/auth/token", Auth::Bearer(user), json!({"userId": "r1", "role": "admin"}))
+        .await
+        .assert_error(403, Some("forbidden"));
+    // the API key names no user
+    app.get("/v1/users/me", Auth::Admin).await.assert_error(403, Some("forbidden"));
+    // an admin token works on admin routes and acts as its user on user routes
+    let admin = app.token("r1", "admin").await;
+    assert_eq!(app.get("/v1/users/r1", Auth::Bearer(admin.clone())).await.status, 200);
+    assert_eq!(app.get("/v1/users/me", Auth::Bearer(admin)).await.status, 200);
+    // tokens for unknown users are not minted
+    app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "nobody"})).await.assert_error(404, Some("not_found"));
+    app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "r1", "role": "root"}))
+        .await
+        .assert_error(400, Some("validation_error"));
+    app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "r1", "ttlSeconds": 99999999}))
+        .await
+        .assert_error(400, Some("validation_error"));
+});
+
+both_engines!(workouts_are_private_to_their_owner, |app: TestApp| async move {
+    let a = app.user("wa", false, false).await;
+    let b = app.user("wb", false, false).await;
+    let set = json!({"exerciseType": "squat", "setNumber": 2, "weight": 120.5, "reps": 5, "perceivedExertion": 8.5, "strainPercentage": 81, "sleepHours": 7});
+    let r = app.json(Method::POST, "/v1/workouts", Auth::Bearer(a.clone()), set).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let w = r.json();
+    let id = w["id"].as_str().unwrap().to_string();
+    assert_eq!(w["userId"], "wa");
+    assert_eq!(w["exportedForTraining"], false);
+    assert_eq!(w["weight"], 120.5);
+    assert_eq!(r.headers["location"], format!("/v1/workouts/{id}"));
+
+    let own = app.get(&format!("/v1/workouts/{id}"), Auth::Bearer(a.clone())).await;
+    assert_eq!(own.status, 200);
+    assert_eq!(own.json()["strainPercentage"], 81.0);
+    app.get(&format!("/v1/workouts/{id}"), Auth::Bearer(b.clone())).await.assert_error(404, Some("not_found"));
+    let list = app.get("/v1/workouts", Auth::Bearer(b)).await.json();
+    assert_eq!(list["workouts"].as_array().unwrap().len(), 0);
+    let list = app.get("/v1/workouts?limit=1", Auth::Bearer(a.clone())).await.json();
+    assert_eq!(list["workouts"].as_array().unwrap().len(), 1);
+    app.get("/v1/workouts?limit=0", Auth::Bearer(a.clone())).await.assert_error(400, Some("validation_error"));
+    app.get("/v1/workouts?limit=abc", Auth::Bearer(a.clone())).await.assert_error(400, Some("invalid_query"));
+
+    for bad in [
+        json!({"exerciseType": "squat", "setNumber": 21, "weight": 1, "reps": 1, "perceivedExertion": 5}),
+        json!({"exerciseType": "squat", "setNumber": 0, "weight": 1, "reps": 1, "perceivedExertion": 5}),
+        json!({"exerciseType": "squat", "setNumber": 1, "weight": 1, "reps": 1, "perceivedExertion": 5, "strainPercentage": 101}),
+        json!({"exerciseType": "squat", "setNumber": 1, "weight": 1, "reps": 1, "perceivedExertion": 5, "sleepHours": 25}),
+        json!({"exerciseType": "squat", "setNumber": 1, "weight": -5, "reps": 1, "perceivedExertion": 5}),
+        json!({"exerciseType": "squat", "setNumber": "one", "weight": 1, "reps": 1, "perceivedExertion": 5}),
+        json!({"setNumber": 1, "weight": 1, "reps": 1, "perceivedExertion": 5}),
+    ] {
+        app.json(Method::POST, "/v1/workouts", Auth::Bearer(a.clone()), bad).await.assert_error(400, Some("validation_error"));
+    }
+    let list = app.get("/v1/workouts", Auth::Bearer(a)).await.json();
+    assert_eq!(list["workouts"].as_array().unwrap().len(), 1, "rejected entries changed nothing");
+});

@@ -34,8 +34,9 @@ pub struct Config {
     pub dev_mode: bool,
     /// `COACH_WWW_DIR`: built SvelteKit app served at `/` when present (default `www/build`).
     pub www_dir: Option<PathBuf>,
-    /// `COACH_PUBLIC_URL`: absolute base for URLs handed to clients (default `http://{bind}`).
-    pub public_url: String,
+    /// `COACH_PUBLIC_URL`: absolute base for URLs handed to clients, e.g. the CDN in front of clip
+    /// URLs (default: `http://<the address the server bound>`).
+    pub public_url: Option<String>,
     /// `COACH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
 }
@@ -75,7 +76,7 @@ impl Config {
             Some(d) => Some(PathBuf::from(d)),
             None => Some(PathBuf::from("www/build")).filter(|p| p.join("index.html").is_file()),
         };
-        let public_url = env("COACH_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        let public_url = env("COACH_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
         Ok(Self {
             bind,
             data_dir,
@@ -88,7 +89,7 @@ impl Config {
             request_timeout: Duration::from_secs(env_parse("COACH_REQUEST_TIMEOUT_SECS", 30u64)?),
             dev_mode: env_bool("COACH_DEV_MODE")?,
             www_dir,
-            public_url: public_url.trim_end_matches('/').to_string(),
+            public_url,
             log_json: env("COACH_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         })
         .and_then(|c: Config| c.check())
@@ -109,9 +110,14 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             dev_mode: false,
             www_dir: None,
-            public_url: "http://127.0.0.1".into(),
+            public_url: None,
             log_json: false,
         }
+    }
+
+    /// The base of absolute URLs handed to clients.
+    pub fn public_base(&self) -> &str {
+        self.public_url.as_deref().unwrap_or("http://127.0.0.1")
     }
 
     fn check(self) -> Result<Self> {

@@ -61,31 +61,70 @@ pub async fn build_state(config: Config) -> Result<Built> {
     Ok(Built { state, new_admin_key: loaded.new_admin_key })
 }
 
-/// Serves until SIGINT/SIGTERM, then drains in-flight requests.
-pub async fn serve(config: Config) -> Result<()> {
+/// A server bound to its address and serving in the background.
+pub struct Running {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its state (database, config).
+    pub state: AppState,
+    /// The admin key when this start generated it.
+    pub new_admin_key: Option<String>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop, waits for in-flight requests to finish, closes the database.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await??;
+        self.state.db.pool.close().await;
+        Ok(())
+    }
+}
+
+/// Binds `config.bind`, builds the state and serves in a background task until [`Running::stop`].
+pub async fn start(mut config: Config) -> Result<Running> {
     let bind = config.bind;
-    let data_dir = config.data_dir.clone();
-    let Built { state, new_admin_key } = build_state(config).await?;
-    let engine = state.db.engine;
-    let public_url = state.config.public_url.clone();
-    let www = state.config.www_dir.clone();
-    let router = app::build_router(state.clone());
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr()?;
+    if config.public_url.is_none() {
+        config.public_url = Some(format!("http://{addr}"));
+    }
+    let Built { state, new_admin_key } = build_state(config).await?;
+    let router = app::build_router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running { addr, state, new_admin_key, shutdown: tx, task })
+}
+
+/// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+pub async fn serve(config: Config) -> Result<()> {
+    let data_dir = config.data_dir.clone();
+    let running = start(config).await?;
+    let addr = running.addr;
+    let engine = running.state.db.engine;
+    let public_url = running.state.config.public_base().to_string();
     tracing::info!(%addr, ?engine, data_dir = %data_dir.display(), "coach-server listening");
     println!("Coach server listening on http://{addr}  (public URL {public_url})");
-    println!("  health   http://{addr}/health   ready http://{addr}/ready   metrics http://{addr}/metrics");
-    println!("  OpenAPI  http://{addr}/v1/openapi.json");
-    match www {
-        Some(dir) => println!("  app      http://{addr}/  (from {})", dir.display()),
-        None => println!("  app      not built (run `cargo xtask run` to build www/)"),
-    }
-    if let Some(key) = new_admin_key {
+    if let Some(key) = &running.new_admin_key {
         println!("  Generated admin API key (shown once, kept in {}/secrets.json):", data_dir.display());
         println!("    X-API-Key: {key}");
     }
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
-    state.db.pool.close().await;
+    println!("  health   http://{addr}/health   ready http://{addr}/ready   metrics http://{addr}/metrics");
+    println!("  OpenAPI  http://{addr}/v1/openapi.json");
+    match &running.state.config.www_dir {
+        Some(dir) => println!("  app      http://{addr}/  (from {})", dir.display()),
+        None => println!("  app      not built (run `cargo xtask run` to build www/)"),
+    }
+    shutdown_signal().await;
+    running.stop().await?;
     tracing::info!("coach-server stopped");
     Ok(())
 }

@@ -1,1 +1,70 @@
-fn main(){}
+//! `cargo xtask <command>`: the project's build automation, in Rust.
+//!
+//! * `run`  — install what is missing, build the wasm package and the SvelteKit app, start the
+//!   server on the embedded defaults (SQLite, local speech) and say where to look.
+//! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
+//!   and PostgreSQL, the wasm32 build, and the browser tests.
+//! * `wasm` — build only the npm package (`wasm-client/pkg`).
+
+mod cmd;
+mod pkg;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command> [options]
+
+commands:
+  run [--release]        build the wasm package and www, start the server on http://127.0.0.1:8080
+  test [--no-browser]    fmt, clippy, native tests (SQLite + PostgreSQL), wasm32 build, browser tests
+  wasm [--dev]           build the npm package into wasm-client/pkg
+"
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{}", usage());
+        return ExitCode::from(2);
+    };
+    let flags: Vec<&str> = args[1..].iter().map(String::as_str).collect();
+    let result = match command.as_str() {
+        "run" => pkg::run(flags.contains(&"--release")),
+        "test" => test::run(&test::Options { browser: !flags.contains(&"--no-browser") }),
+        "wasm" => pkg::build_wasm_package(!flags.contains(&"--dev")).map(|_| ()),
+        "help" | "-h" | "--help" => {
+            print!("{}", usage());
+            Ok(())
+        }
+        other => {
+            eprintln!("unknown command {other:?}\n\n{}", usage());
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Cargo's target dir (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() { d } else { root().join(d) }
+        }
+        None => root().join("target"),
+    }
+}

@@ -1,0 +1,87 @@
+//! The shared test vectors, checked in the browser through the JavaScript-facing API: the hashes,
+//! cache keys, tones and PII verdicts the browser computes equal the server's.
+
+#![cfg(target_arch = "wasm32")]
+
+use coach_wasm::{anonymize_user_id, choose_tone, clip_cache_key, find_pii};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[derive(Deserialize)]
+struct Hash {
+    input: String,
+    sha256: String,
+}
+
+#[wasm_bindgen_test]
+fn hashes_equal_the_shared_vectors() {
+    let v: Vec<Hash> = serde_json::from_str(coach_shared::vectors::HASHES).unwrap();
+    for h in v {
+        assert_eq!(anonymize_user_id(&h.input), h.sha256);
+    }
+}
+
+#[derive(Deserialize)]
+struct Key {
+    parts: serde_json::Value,
+    key: String,
+}
+
+#[wasm_bindgen_test]
+fn cache_keys_equal_the_shared_vectors() {
+    let v: Vec<Key> = serde_json::from_str(coach_shared::vectors::CACHE_KEYS).unwrap();
+    for k in v {
+        // through a real JS object, as the app passes it
+        let js = js_sys::JSON::parse(&k.parts.to_string()).unwrap();
+        assert_eq!(clip_cache_key(js).unwrap(), k.key);
+    }
+    assert!(clip_cache_key(JsValue::from_str("nope")).is_err());
+}
+
+#[derive(Deserialize)]
+struct ToneCase {
+    strain: Option<f64>,
+    #[serde(default)]
+    tags: Vec<String>,
+    label: Option<String>,
+    tone: String,
+}
+
+#[wasm_bindgen_test]
+fn tones_equal_the_shared_vectors() {
+    let v: Vec<ToneCase> = serde_json::from_str(coach_shared::vectors::TONES).unwrap();
+    for t in v {
+        assert_eq!(choose_tone(t.strain, t.tags.clone(), t.label.clone()), t.tone);
+    }
+}
+
+#[derive(Deserialize)]
+struct Pii {
+    positives: Vec<Positive>,
+    negatives: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Positive {
+    text: String,
+    kind: String,
+}
+
+#[wasm_bindgen_test]
+fn pii_verdicts_equal_the_shared_vectors() {
+    let v: Pii = serde_json::from_str(coach_shared::vectors::PII).unwrap();
+    for p in v.positives {
+        let found = find_pii(&p.text, None).unwrap();
+        assert!(!found.is_null(), "missed {}", p.text);
+        let kind = js_sys::Reflect::get(&found, &JsValue::from_str("kind")).unwrap();
+        assert_eq!(kind.as_string().unwrap(), p.kind);
+    }
+    for n in v.negatives {
+        assert!(find_pii(&n, None).unwrap().is_null(), "false positive {n}");
+    }
+    let named = find_pii("Great job Jordan Smith", Some(vec!["Jordan Smith".into()])).unwrap();
+    assert!(!named.is_null());
+}

@@ -22,17 +22,14 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{code_for_status, error_response};
-use crate::ops::OpenApiJson;
 use crate::openapi::ApiDoc;
+use crate::ops::OpenApiJson;
 use crate::state::AppState;
 use crate::{metrics, ops, users, workouts};
 
 /// Every route with its OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(ops::router())
-        .merge(users::router())
-        .merge(workouts::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops::router()).merge(users::router()).merge(workouts::router())
 }
 
 /// The generated OpenAPI document (also served at `/v1/openapi.json`).

@@ -78,12 +78,12 @@ impl Keys {
 
     /// Verifies a token's signature, algorithm and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims).map_err(|e| {
+            match e.kind() {
                 ErrorKind::ExpiredSignature => unauthorized("token_expired", "The token has expired"),
                 _ => unauthorized("invalid_token", "The token is invalid"),
-            })
+            }
+        })
     }
 
     /// Whether `key` is the admin API key (constant time).
@@ -141,7 +141,9 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match credentials(&parts.headers)? {
-            Credentials::None => Err(unauthorized("unauthorized", "Authentication required: send Authorization: Bearer <token>")),
+            Credentials::None => {
+                Err(unauthorized("unauthorized", "Authentication required: send Authorization: Bearer <token>"))
+            }
             Credentials::ApiKey(k) if state.keys.is_admin_key(&k) => {
                 Err(AppError::forbidden("This route acts for a user: use a user's bearer token, not the API key"))
             }
@@ -169,7 +171,9 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match credentials(&parts.headers)? {
-            Credentials::None => Err(unauthorized("unauthorized", "Authentication required: send X-API-Key or an admin bearer token")),
+            Credentials::None => {
+                Err(unauthorized("unauthorized", "Authentication required: send X-API-Key or an admin bearer token"))
+            }
             Credentials::ApiKey(k) if state.keys.is_admin_key(&k) => Ok(Admin { actor: "api-key".into() }),
             Credentials::ApiKey(_) => Err(unauthorized("invalid_api_key", "The API key is invalid")),
             Credentials::Bearer(t) => {

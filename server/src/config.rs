@@ -121,7 +121,10 @@ impl Config {
     }
 
     fn check(self) -> Result<Self> {
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
             anyhow::bail!("COACH_DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
         }
         if self.max_body_bytes < 1024 {

@@ -47,12 +47,10 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") { Engine::Sqlite } else { Engine::Postgres };
-        let options = AnyPoolOptions::new()
-            .acquire_timeout(Duration::from_secs(10))
-            .max_connections(match engine {
-                Engine::Sqlite => 8,
-                Engine::Postgres => 16,
-            });
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10)).max_connections(match engine {
+            Engine::Sqlite => 8,
+            Engine::Postgres => 16,
+        });
         let options = match engine {
             Engine::Sqlite => options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -67,10 +65,8 @@ impl Db {
             }),
             Engine::Postgres => options,
         };
-        let pool = options
-            .connect(url)
-            .await
-            .with_context(|| format!("connecting to the database ({})", redact(url)))?;
+        let pool =
+            options.connect(url).await.with_context(|| format!("connecting to the database ({})", redact(url)))?;
         Ok(Db { pool, engine })
     }
 
@@ -173,7 +169,9 @@ impl<'r> Decode<'r, Any> for DbF64 {
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(d) => {
-            d.is_unique_violation() || d.code().as_deref() == Some("23505") || d.message().contains("UNIQUE constraint failed")
+            d.is_unique_violation()
+                || d.code().as_deref() == Some("23505")
+                || d.message().contains("UNIQUE constraint failed")
         }
         _ => false,
     }

@@ -58,7 +58,11 @@ pub fn json_rejection(r: JsonRejection) -> AppError {
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::Status { status, code: "payload_too_large", message: "The request body is too large".into() }
             } else {
-                AppError::BadRequest { code: "invalid_body", message: format!("Could not read the body: {text}"), details: None }
+                AppError::BadRequest {
+                    code: "invalid_body",
+                    message: format!("Could not read the body: {text}"),
+                    details: None,
+                }
             }
         }
     }
@@ -81,12 +85,13 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(v) = axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map_err(|r: QueryRejection| AppError::BadRequest {
-                code: "invalid_query",
-                message: format!("Invalid query string: {}", strip_prefix(&r.body_text())),
-                details: None,
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await.map_err(|r: QueryRejection| {
+                AppError::BadRequest {
+                    code: "invalid_query",
+                    message: format!("Invalid query string: {}", strip_prefix(&r.body_text())),
+                    details: None,
+                }
             })?;
         Ok(ApiQuery(v))
     }
@@ -104,12 +109,13 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(v) = axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map_err(|r: PathRejection| AppError::BadRequest {
-                code: "invalid_path",
-                message: format!("Invalid path parameter: {}", strip_prefix(&r.body_text())),
-                details: None,
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await.map_err(|r: PathRejection| {
+                AppError::BadRequest {
+                    code: "invalid_path",
+                    message: format!("Invalid path parameter: {}", strip_prefix(&r.body_text())),
+                    details: None,
+                }
             })?;
         Ok(ApiPath(v))
     }

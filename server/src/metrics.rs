@@ -31,9 +31,8 @@ impl Metrics {
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("coach_http_request_duration_seconds", "HTTP request latency").buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
+            HistogramOpts::new("coach_http_request_duration_seconds", "HTTP request latency")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             &["method", "route"],
         )
         .expect("valid metric");
@@ -59,18 +58,13 @@ impl Default for Metrics {
 /// Middleware: counts and times every request by its route template (never the raw path, which
 /// would carry ids and explode the label set).
 pub async fn track_http(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().as_str().to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
     let m = &state.metrics;
     m.http_duration.with_label_values(&[method.as_str(), route.as_str()]).observe(start.elapsed().as_secs_f64());
-    m.http_requests
-        .with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()])
-        .inc();
+    m.http_requests.with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()]).inc();
     resp
 }

@@ -258,12 +258,14 @@ async fn set_consent(
     ApiJson(req): ApiJson<ConsentUpdate>,
 ) -> ApiResult<axum::Json<User>> {
     let now = now_ms();
-    sqlx::query("UPDATE users SET data_collection_consent = $2, consent_updated_at = $3, updated_at = $3 WHERE id = $1")
-        .bind(auth.id())
-        .bind(req.data_collection_consent)
-        .bind(now)
-        .execute(&state.db.pool)
-        .await?;
+    sqlx::query(
+        "UPDATE users SET data_collection_consent = $2, consent_updated_at = $3, updated_at = $3 WHERE id = $1",
+    )
+    .bind(auth.id())
+    .bind(req.data_collection_consent)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
     tracing::info!(user_id = %auth.id(), consent = req.data_collection_consent, "consent changed");
     Ok(axum::Json(find_or_404(&state.db, auth.id()).await?.to_api()))
 }

@@ -82,11 +82,15 @@ macro_rules! workout_columns {
 
 /// Reads one of `user_id`'s entries (None for another user's).
 pub async fn find_own(db: &Db, user_id: &str, id: &str) -> Result<Option<WorkoutRow>, sqlx::Error> {
-    sqlx::query_as::<_, WorkoutRow>(concat!("SELECT ", workout_columns!(), " FROM workout_entries WHERE id = $1 AND user_id = $2"))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await
+    sqlx::query_as::<_, WorkoutRow>(concat!(
+        "SELECT ",
+        workout_columns!(),
+        " FROM workout_entries WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await
 }
 
 /// Log a set.

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::TestApp;
 use coach_server::db::{is_unique_violation, now_ms};
+use common::TestApp;
 
 both_engines!(migrations_are_idempotent, |app: TestApp| async move {
     app.state.db.migrate().await.expect("second run is a no-op");
@@ -40,7 +40,11 @@ both_engines!(one_live_model_per_environment, |app: TestApp| async move {
     deploy("d2", "m2", "staging").await.unwrap();
     let err = deploy("d3", "m2", "production").await.unwrap_err();
     assert!(is_unique_violation(&err), "{err}");
-    sqlx::query("UPDATE model_deployments SET retired_at = $1 WHERE id = 'd1'").bind(now).execute(&db.pool).await.unwrap();
+    sqlx::query("UPDATE model_deployments SET retired_at = $1 WHERE id = 'd1'")
+        .bind(now)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     deploy("d3", "m2", "production").await.expect("after retiring the live one");
 });
 
@@ -73,15 +77,23 @@ both_engines!(booleans_and_floats_round_trip, |app: TestApp| async move {
         .execute(&db.pool)
         .await
         .unwrap();
-    let (p, c): (DbBool, DbBool) = sqlx::query_as("SELECT is_premium, data_collection_consent FROM users WHERE id = 'b'")
+    let (p, c): (DbBool, DbBool) =
+        sqlx::query_as("SELECT is_premium, data_collection_consent FROM users WHERE id = 'b'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((p.0, c.0), (true, false));
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_premium = TRUE").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(n, 1);
+    let s: DbF64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(created_at), 0) AS DOUBLE PRECISION) FROM users")
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    assert_eq!((p.0, c.0), (true, false));
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_premium = TRUE").fetch_one(&db.pool).await.unwrap();
-    assert_eq!(n, 1);
-    let s: DbF64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(created_at), 0) AS DOUBLE PRECISION) FROM users").fetch_one(&db.pool).await.unwrap();
     assert_eq!(s.0, 0.0);
-    let s: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(created_at), 0) AS BIGINT) FROM users").fetch_one(&db.pool).await.unwrap();
+    let s: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(created_at), 0) AS BIGINT) FROM users")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(s, 0);
 });

@@ -22,8 +22,12 @@ async fn malformed_json_is_400_invalid_json() {
 #[tokio::test]
 async fn wrong_types_and_missing_fields_are_400() {
     let app = app().await;
-    app.json(Method::POST, "/v1/users", Auth::Admin, json!({"id": 5, "email": "a@b.co"})).await.assert_error(400, Some("validation_error"));
-    app.json(Method::POST, "/v1/users", Auth::Admin, json!({"email": "a@b.co"})).await.assert_error(400, Some("validation_error"));
+    app.json(Method::POST, "/v1/users", Auth::Admin, json!({"id": 5, "email": "a@b.co"}))
+        .await
+        .assert_error(400, Some("validation_error"));
+    app.json(Method::POST, "/v1/users", Auth::Admin, json!({"email": "a@b.co"}))
+        .await
+        .assert_error(400, Some("validation_error"));
     app.json(Method::POST, "/v1/users", Auth::Admin, json!([1, 2])).await.assert_error(400, Some("validation_error"));
     app.json(Method::POST, "/v1/users", Auth::Admin, json!(null)).await.assert_error(400, Some("validation_error"));
 }
@@ -32,8 +36,12 @@ async fn wrong_types_and_missing_fields_are_400() {
 async fn missing_or_wrong_content_type_is_415() {
     let app = app().await;
     let body = serde_json::to_vec(&json!({"id": "x", "email": "x@example.com"})).unwrap();
-    app.send(Method::POST, "/v1/users", Auth::Admin, None, body.clone()).await.assert_error(415, Some("unsupported_media_type"));
-    app.send(Method::POST, "/v1/users", Auth::Admin, Some("text/plain"), body).await.assert_error(415, Some("unsupported_media_type"));
+    app.send(Method::POST, "/v1/users", Auth::Admin, None, body.clone())
+        .await
+        .assert_error(415, Some("unsupported_media_type"));
+    app.send(Method::POST, "/v1/users", Auth::Admin, Some("text/plain"), body)
+        .await
+        .assert_error(415, Some("unsupported_media_type"));
 }
 
 #[tokio::test]

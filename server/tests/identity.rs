@@ -8,7 +8,12 @@ use serde_json::json;
 
 both_engines!(admin_creates_user_and_mints_a_token_that_reaches_me, |app: TestApp| async move {
     let r = app
-        .json(Method::POST, "/v1/users", Auth::Admin, json!({"id": "usr_1", "email": "one@example.com", "isPremium": true}))
+        .json(
+            Method::POST,
+            "/v1/users",
+            Auth::Admin,
+            json!({"id": "usr_1", "email": "one@example.com", "isPremium": true}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let u = r.json();
@@ -53,21 +58,31 @@ both_engines!(patch_changes_only_given_fields, |app: TestApp| async move {
     assert_eq!(u["isPremium"], true);
     assert_eq!(u["email"], "p1@example.com");
     assert_eq!(u["dataCollectionConsent"], false);
-    let r = app.json(Method::PATCH, "/v1/users/p1", Auth::Admin, json!({"dataCollectionConsent": true, "name": "Pat One"})).await;
+    let r = app
+        .json(Method::PATCH, "/v1/users/p1", Auth::Admin, json!({"dataCollectionConsent": true, "name": "Pat One"}))
+        .await;
     assert_eq!(r.json()["dataCollectionConsent"], true);
     assert_eq!(r.json()["isPremium"], true);
     assert_eq!(r.json()["name"], "Pat One");
-    app.json(Method::PATCH, "/v1/users/nobody", Auth::Admin, json!({"isPremium": true})).await.assert_error(404, Some("not_found"));
+    app.json(Method::PATCH, "/v1/users/nobody", Auth::Admin, json!({"isPremium": true}))
+        .await
+        .assert_error(404, Some("not_found"));
 });
 
 both_engines!(users_set_their_own_consent, |app: TestApp| async move {
     let t = app.user("c1", false, false).await;
-    let r = app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": true})).await;
+    let r = app
+        .json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": true}))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["dataCollectionConsent"], true);
-    let r = app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": "yes"})).await;
+    let r = app
+        .json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": "yes"}))
+        .await;
     r.assert_error(400, Some("validation_error"));
-    let r = app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": false})).await;
+    let r = app
+        .json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t.clone()), json!({"dataCollectionConsent": false}))
+        .await;
     assert_eq!(r.json()["dataCollectionConsent"], false);
 });
 
@@ -75,7 +90,9 @@ both_engines!(missing_forged_and_expired_credentials_are_401, |app: TestApp| asy
     app.user("a1", true, true).await;
     app.get("/v1/users/me", Auth::None).await.assert_error(401, Some("unauthorized"));
     app.get("/v1/users/me", Auth::Bearer("not.a.jwt".into())).await.assert_error(401, Some("invalid_token"));
-    app.get("/v1/users/me", Auth::Raw("authorization", "Basic dTpw".into())).await.assert_error(401, Some("invalid_token"));
+    app.get("/v1/users/me", Auth::Raw("authorization", "Basic dTpw".into()))
+        .await
+        .assert_error(401, Some("invalid_token"));
     // signed with another secret
     let forged = coach_server::auth::Keys::new("another-secret", "k")
         .mint("a1", coach_shared::types::users::Role::Admin, 600)
@@ -110,7 +127,9 @@ both_engines!(wrong_role_is_403, |app: TestApp| async move {
     assert_eq!(app.get("/v1/users/r1", Auth::Bearer(admin.clone())).await.status, 200);
     assert_eq!(app.get("/v1/users/me", Auth::Bearer(admin)).await.status, 200);
     // tokens for unknown users are not minted
-    app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "nobody"})).await.assert_error(404, Some("not_found"));
+    app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "nobody"}))
+        .await
+        .assert_error(404, Some("not_found"));
     app.json(Method::POST, "/v1/auth/token", Auth::Admin, json!({"userId": "r1", "role": "root"}))
         .await
         .assert_error(400, Some("validation_error"));
@@ -152,7 +171,9 @@ both_engines!(workouts_are_private_to_their_owner, |app: TestApp| async move {
         json!({"exerciseType": "squat", "setNumber": "one", "weight": 1, "reps": 1, "perceivedExertion": 5}),
         json!({"setNumber": 1, "weight": 1, "reps": 1, "perceivedExertion": 5}),
     ] {
-        app.json(Method::POST, "/v1/workouts", Auth::Bearer(a.clone()), bad).await.assert_error(400, Some("validation_error"));
+        app.json(Method::POST, "/v1/workouts", Auth::Bearer(a.clone()), bad)
+            .await
+            .assert_error(400, Some("validation_error"));
     }
     let list = app.get("/v1/workouts", Auth::Bearer(a)).await.json();
     assert_eq!(list["workouts"].as_array().unwrap().len(), 1, "rejected entries changed nothing");

@@ -58,16 +58,32 @@ async fn openapi_lists_exactly_the_routes_that_exist() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let Ok(m) = method.to_uppercase().parse::<Method>() else { continue };
-            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} documents no responses");
-            let concrete = path.replace('{', "").replace('}', "");
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path} documents no responses"
+            );
+            let concrete = path.replace(['{', '}'], "");
             let resp = app.send(m.clone(), &concrete, Auth::None, Some("application/json"), b"{}".to_vec()).await;
-            let unrouted = resp.status == 404 && resp.json()["message"].as_str().unwrap_or("").starts_with("No route for");
+            let unrouted =
+                resp.status == 404 && resp.json()["message"].as_str().unwrap_or("").starts_with("No route for");
             assert!(!unrouted, "{method} {path} is documented but not routed");
             assert_ne!(resp.status, 405, "{method} {path} is documented but not routed");
             ops.insert(format!("{method} {path}"));
         }
     }
-    for must in ["get /health", "get /ready", "get /metrics", "get /v1/openapi.json", "post /v1/users", "patch /v1/users/{id}", "post /v1/auth/token", "get /v1/users/me", "put /v1/users/me/consent", "post /v1/workouts", "get /v1/workouts/{id}"] {
+    for must in [
+        "get /health",
+        "get /ready",
+        "get /metrics",
+        "get /v1/openapi.json",
+        "post /v1/users",
+        "patch /v1/users/{id}",
+        "post /v1/auth/token",
+        "get /v1/users/me",
+        "put /v1/users/me/consent",
+        "post /v1/workouts",
+        "get /v1/workouts/{id}",
+    ] {
         assert!(ops.contains(must), "{must} missing from {ops:?}");
     }
 }

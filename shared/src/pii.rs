@@ -63,10 +63,10 @@ pub fn find_pii(text: &str) -> Option<PiiMatch> {
 /// Common words that are also first names; a lone name token equal to one of these is not matched
 /// (a user called Max must still be able to hear "max effort"). Full names always are.
 const NAME_STOPWORDS: &[&str] = &[
-    "max", "will", "mark", "grace", "hope", "joy", "bill", "rich", "sky", "ray", "dawn", "summer",
-    "chase", "hunter", "pat", "rob", "sue", "jack", "drew", "lift", "press", "king", "young",
-    "long", "strong", "power", "rose", "may", "june", "april", "august", "faith", "frank", "gene",
-    "page", "reed", "dean", "miles", "rocky", "ace", "star", "sunny", "coach", "alice", "aiden",
+    "max", "will", "mark", "grace", "hope", "joy", "bill", "rich", "sky", "ray", "dawn", "summer", "chase", "hunter",
+    "pat", "rob", "sue", "jack", "drew", "lift", "press", "king", "young", "long", "strong", "power", "rose", "may",
+    "june", "april", "august", "faith", "frank", "gene", "page", "reed", "dean", "miles", "rocky", "ace", "star",
+    "sunny", "coach", "alice", "aiden",
 ];
 
 /// A PII detector that also knows the names and identifiers of the user whose text it checks.
@@ -216,10 +216,8 @@ fn mask_dates_and_times(text: &str) -> Vec<u8> {
             std::str::from_utf8(&b[s..s + l]).ok().and_then(|v| v.parse().ok()).unwrap_or(u32::MAX)
         };
         let same_sep = seps.windows(2).all(|w| w[0] == w[1]);
-        let is_time = !seps.is_empty()
-            && seps.iter().all(|&c| c == b':')
-            && lens[0] <= 2
-            && lens[1..].iter().all(|&l| l == 2);
+        let is_time =
+            !seps.is_empty() && seps.iter().all(|&c| c == b':') && lens[0] <= 2 && lens[1..].iter().all(|&l| l == 2);
         let is_date = groups.len() == 3
             && same_sep
             && seps[0] != b':'
@@ -252,7 +250,7 @@ fn luhn_ok(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Reads runs of digit groups and classifies them as phone, card or SSN.
@@ -306,10 +304,11 @@ fn find_numbers(text: &str) -> Option<PiiMatch> {
             seps.push(sep);
         }
         let followed_by_word = end < n && (b[end].is_ascii_alphabetic() || b[end] == b'_');
-        if !groups.is_empty() && !followed_by_word {
-            if let Some(kind) = classify(plus, &groups, &seps) {
-                return Some(PiiMatch { kind, start, end });
-            }
+        if !groups.is_empty()
+            && !followed_by_word
+            && let Some(kind) = classify(plus, &groups, &seps)
+        {
+            return Some(PiiMatch { kind, start, end });
         }
         i = end.max(i + 1);
     }

@@ -25,10 +25,7 @@ pub struct ToneContext<'a> {
 /// Picks the tone for a context (see the module docs for the rules).
 pub fn choose_tone(ctx: &ToneContext<'_>) -> Tone {
     let label = ctx.label.map(str::to_ascii_lowercase).unwrap_or_default();
-    let label_words: Vec<&str> = label
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let label_words: Vec<&str> = label.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let tagged = |set: &[&str]| ctx.tags.iter().any(|t| set.contains(&t.as_str()));
     let labelled = |set: &[&str]| set.iter().any(|t| label.contains(t));
 
@@ -38,9 +35,8 @@ pub fn choose_tone(ctx: &ToneContext<'_>) -> Tone {
     if hype {
         return Tone::Hype;
     }
-    let whisper = ctx.strain.is_some_and(|s| s >= HIGH_STRAIN_THRESHOLD)
-        || tagged(WHISPER_TAGS)
-        || labelled(WHISPER_TAGS);
+    let whisper =
+        ctx.strain.is_some_and(|s| s >= HIGH_STRAIN_THRESHOLD) || tagged(WHISPER_TAGS) || labelled(WHISPER_TAGS);
     if whisper {
         return Tone::Whisper;
     }

@@ -82,7 +82,10 @@ impl ValidationErrors {
 
     /// Checks an identifier-like value: 1..=max characters of `[a-z0-9_]`.
     pub fn slug(&mut self, field: &str, value: &str, max: usize) {
-        if value.is_empty() || value.len() > max || !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        if value.is_empty()
+            || value.len() > max
+            || !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
             self.add(field, "invalid_format", format!("must be 1–{max} characters of a-z, 0-9 and _"));
         }
     }
@@ -90,7 +93,11 @@ impl ValidationErrors {
     /// Checks a free-text field for PII.
     pub fn no_pii(&mut self, field: &str, value: &str, scanner: &PiiScanner) {
         if let Some(m) = scanner.find(value) {
-            self.add(field, "pii_detected", format!("must not contain personal information (found {})", m.kind.describe()));
+            self.add(
+                field,
+                "pii_detected",
+                format!("must not contain personal information (found {})", m.kind.describe()),
+            );
         }
     }
 }
@@ -129,10 +136,10 @@ pub fn is_valid_email(email: &str) -> bool {
 }
 
 fn email_and_name(v: &mut ValidationErrors, email: Option<&str>, name: Option<&str>) {
-    if let Some(e) = email {
-        if !is_valid_email(e) {
-            v.add("email", "invalid_format", "must be a valid email address");
-        }
+    if let Some(e) = email
+        && !is_valid_email(e)
+    {
+        v.add("email", "invalid_format", "must be a valid email address");
     }
     if let Some(n) = name {
         v.text("name", n, DISPLAY_NAME_MAX_CHARS);
@@ -164,10 +171,10 @@ impl Validate for TokenRequest {
         if !is_valid_user_id(&self.user_id) {
             v.add("userId", "invalid_format", "must be a valid user id");
         }
-        if let Some(ttl) = self.ttl_seconds {
-            if !(60..=TOKEN_TTL_MAX_SECS).contains(&ttl) {
-                v.add("ttlSeconds", "out_of_range", format!("must be between 60 and {TOKEN_TTL_MAX_SECS}"));
-            }
+        if let Some(ttl) = self.ttl_seconds
+            && !(60..=TOKEN_TTL_MAX_SECS).contains(&ttl)
+        {
+            v.add("ttlSeconds", "out_of_range", format!("must be between 60 and {TOKEN_TTL_MAX_SECS}"));
         }
         v.into_result()
     }
@@ -219,10 +226,10 @@ impl Validate for VoiceSynthesisRequest {
 impl Validate for VoiceCacheClearRequest {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = ValidationErrors::default();
-        if let Some(ids) = &self.cache_ids {
-            if ids.len() > 100 {
-                v.add("cacheIds", "too_long", "must list at most 100 ids");
-            }
+        if let Some(ids) = &self.cache_ids
+            && ids.len() > 100
+        {
+            v.add("cacheIds", "too_long", "must list at most 100 ids");
         }
         if let Some(c) = &self.context {
             v.optional_text("context", c, CONTEXT_MAX_CHARS);

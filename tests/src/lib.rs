@@ -66,7 +66,13 @@ impl Server {
             .send()
             .await?;
         anyhow::ensure!(r.status() == 201, "create user: {}", r.text().await?);
-        let t: Value = self.admin(Method::POST, "/v1/auth/token").json(&serde_json::json!({"userId": id})).send().await?.json().await?;
+        let t: Value = self
+            .admin(Method::POST, "/v1/auth/token")
+            .json(&serde_json::json!({"userId": id}))
+            .send()
+            .await?
+            .json()
+            .await?;
         Ok(t["token"].as_str().unwrap_or_default().to_string())
     }
 }

@@ -19,7 +19,15 @@ async fn admin_key_creates_a_user_whose_token_reaches_me() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let token: Value = s.admin(Method::POST, "/v1/auth/token").json(&json!({"userId": "quick_1"})).send().await.unwrap().json().await.unwrap();
+    let token: Value = s
+        .admin(Method::POST, "/v1/auth/token")
+        .json(&json!({"userId": "quick_1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["token"].as_str().unwrap();
     let me: Value = s.user(Method::GET, "/v1/users/me", token).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["id"], "quick_1");
@@ -32,11 +40,23 @@ async fn malformed_oversized_and_unauthenticated_requests_get_4xx_json() {
     let s = Server::start().await.unwrap();
     let t = s.new_user("quick_2", false, false).await.unwrap();
 
-    let r = s.user(Method::POST, "/v1/workouts", &t).header("content-type", "application/json").body("{\"exerciseType\":").send().await.unwrap();
+    let r = s
+        .user(Method::POST, "/v1/workouts", &t)
+        .header("content-type", "application/json")
+        .body("{\"exerciseType\":")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expect_error(r, 400).await["error"], "invalid_json");
 
     let big = format!("{{\"exerciseType\":\"{}\"}}", "x".repeat(1 << 20));
-    let r = s.user(Method::POST, "/v1/workouts", &t).header("content-type", "application/json").body(big).send().await.unwrap();
+    let r = s
+        .user(Method::POST, "/v1/workouts", &t)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expect_error(r, 413).await["error"], "payload_too_large");
 
     let r = s.anon(Method::GET, "/v1/users/me").send().await.unwrap();

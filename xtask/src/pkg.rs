@@ -21,7 +21,8 @@ pub fn build_wasm_package(release: bool) -> Result<PathBuf> {
         std::fs::remove_dir_all(&out)?;
     }
     let out_s = out.to_string_lossy().to_string();
-    cmd("wasm-bindgen", &["--target", "web", "--out-dir", &out_s, "--out-name", "coach_wasm", &wasm.to_string_lossy()]).run()?;
+    cmd("wasm-bindgen", &["--target", "web", "--out-dir", &out_s, "--out-name", "coach_wasm", &wasm.to_string_lossy()])
+        .run()?;
     write_package_json(&out)?;
     std::fs::copy(root().join("wasm-client/README.md"), out.join("README.md")).context("copying the package README")?;
     let size = std::fs::metadata(out.join("coach_wasm_bg.wasm"))?.len();

@@ -28,13 +28,30 @@ pub fn run(opts: &Options) -> Result<()> {
 
     step("format", &mut || cmd("cargo", &["fmt", "--all", "--check"]).dir(&dir).run())?;
     step("clippy (native)", &mut || {
-        cmd("cargo", &["clippy", "--workspace", "--exclude", "coach-wasm", "--all-targets", "--", "-D", "warnings"]).dir(&dir).run()
+        cmd("cargo", &["clippy", "--workspace", "--exclude", "coach-wasm", "--all-targets", "--", "-D", "warnings"])
+            .dir(&dir)
+            .run()
     })?;
     step("clippy (wasm32)", &mut || {
         tools::ensure_wasm_target()?;
-        cmd("cargo", &["clippy", "-p", "coach-wasm", "-p", "coach-shared", "--target", "wasm32-unknown-unknown", "--all-targets", "--", "-D", "warnings"])
-            .dir(&dir)
-            .run()
+        cmd(
+            "cargo",
+            &[
+                "clippy",
+                "-p",
+                "coach-wasm",
+                "-p",
+                "coach-shared",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+        .dir(&dir)
+        .run()
     })?;
     let (pg_url, pg_ok) = tools::postgres_reachable();
     if pg_ok {

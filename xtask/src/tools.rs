@@ -19,7 +19,9 @@ pub fn ensure_wasm_target() -> Result<()> {
     if on_path("rustup") {
         return cmd("rustup", &["target", "add", "wasm32-unknown-unknown"]).run();
     }
-    bail!("the wasm32 target is missing and rustup is not on PATH: install it with `rustup target add wasm32-unknown-unknown`")
+    bail!(
+        "the wasm32 target is missing and rustup is not on PATH: install it with `rustup target add wasm32-unknown-unknown`"
+    )
 }
 
 /// The exact `wasm-bindgen` version in Cargo.lock (the CLI must match it).
@@ -27,10 +29,10 @@ pub fn wasm_bindgen_version() -> Result<String> {
     let lock = std::fs::read_to_string(root().join("Cargo.lock"))?;
     let mut lines = lock.lines();
     while let Some(l) = lines.next() {
-        if l.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|v| v.trim().strip_prefix("version = \"")) {
-                return Ok(v.trim_end_matches('"').to_string());
-            }
+        if l.trim() == "name = \"wasm-bindgen\""
+            && let Some(v) = lines.next().and_then(|v| v.trim().strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_string());
         }
     }
     bail!("wasm-bindgen is not in Cargo.lock")
@@ -85,8 +87,13 @@ pub fn ensure_node() -> Result<()> {
 
 /// Whether PostgreSQL answers at the test URL (for the banner; tests skip by themselves).
 pub fn postgres_reachable() -> (String, bool) {
-    let url = std::env::var("COACH_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url =
+        std::env::var("COACH_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let ok = cmd("pg_isready", &["-d", &url, "-t", "3"]).read().is_some()
-        || std::net::TcpStream::connect_timeout(&"127.0.0.1:5432".parse().expect("addr"), std::time::Duration::from_secs(2)).is_ok();
+        || std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:5432".parse().expect("addr"),
+            std::time::Duration::from_secs(2),
+        )
+        .is_ok();
     (url, ok)
 }

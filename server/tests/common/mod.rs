@@ -39,16 +39,23 @@ pub async fn fresh_postgres_url() -> Option<(String, String)> {
     let mut conn = match conn {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
-            eprintln!("SKIPPED (PostgreSQL variant): cannot connect to {base}: {e}. Set COACH_TEST_POSTGRES_URL to run it.");
+            eprintln!(
+                "SKIPPED (PostgreSQL variant): cannot connect to {base}: {e}. Set COACH_TEST_POSTGRES_URL to run it."
+            );
             return None;
         }
         Err(_) => {
-            eprintln!("SKIPPED (PostgreSQL variant): {base} did not answer within 3 s. Set COACH_TEST_POSTGRES_URL to run it.");
+            eprintln!(
+                "SKIPPED (PostgreSQL variant): {base} did not answer within 3 s. Set COACH_TEST_POSTGRES_URL to run it."
+            );
             return None;
         }
     };
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.expect("create schema");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     Some((format!("{base}{sep}options=-c%20search_path%3D{schema}"), schema))
 }
@@ -60,7 +67,9 @@ fn drop_schema(schema: String) {
         rt.block_on(async {
             use sqlx::Connection;
             if let Ok(mut c) = sqlx::PgConnection::connect(&postgres_url()).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut c).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                    .execute(&mut c)
+                    .await;
             }
         });
     })
@@ -164,7 +173,14 @@ impl TestApp {
     }
 
     /// Sends a request with a raw body.
-    pub async fn send(&self, method: Method, path: &str, auth: Auth, content_type: Option<&str>, body: Vec<u8>) -> TestResponse {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> TestResponse {
         let mut req = Request::builder().method(method).uri(path);
         match &auth {
             Auth::None => {}
@@ -209,7 +225,9 @@ impl TestApp {
 
     /// Mints a token.
     pub async fn token(&self, id: &str, role: &str) -> String {
-        let r = self.json(Method::POST, "/v1/auth/token", Auth::Admin, serde_json::json!({ "userId": id, "role": role })).await;
+        let r = self
+            .json(Method::POST, "/v1/auth/token", Auth::Admin, serde_json::json!({ "userId": id, "role": role }))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         r.json()["token"].as_str().unwrap().to_string()
     }

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use chrono::{DateTime, Utc};
 use super::common::Tone;
+use chrono::{DateTime, Utc};
 
 /// `TrainingDataSubmission`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,16 +158,9 @@ impl TrainingStatus {
 
     /// Parses the wire spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Scheduled,
-            Self::DataCollection,
-            Self::Training,
-            Self::Validation,
-            Self::Completed,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        [Self::Scheduled, Self::DataCollection, Self::Training, Self::Validation, Self::Completed, Self::Failed]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 
     /// Whether the session has finished, one way or the other.

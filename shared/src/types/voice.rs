@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use chrono::{DateTime, Utc};
 use super::common::{Personality, Tone};
+use chrono::{DateTime, Utc};
 
 /// State of the user's cloned voice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

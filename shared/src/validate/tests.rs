@@ -84,7 +84,8 @@ fn pii_is_rejected_naming_the_field() {
 fn hashed_id_tags_and_timestamp() {
     let s = TrainingDataSubmission { hashed_user_id: "user-1".into(), ..submission() };
     assert_eq!(fields(s.validate()), ["hashedUserId"]);
-    let s = TrainingDataSubmission { context_tags: vec!["high_strain".into(), "my name is bob".into()], ..submission() };
+    let s =
+        TrainingDataSubmission { context_tags: vec!["high_strain".into(), "my name is bob".into()], ..submission() };
     assert_eq!(fields(s.validate()), ["contextTags[1]"]);
     let s = TrainingDataSubmission { timestamp: Utc::now() + Duration::hours(1), ..submission() };
     assert_eq!(fields(s.validate()), ["timestamp"]);
@@ -135,7 +136,10 @@ fn workouts() {
     };
     assert!(w.validate().is_ok());
     assert_eq!(fields(CreateWorkoutRequest { weight: -1.0, ..w.clone() }.validate()), ["weight"]);
-    assert_eq!(fields(CreateWorkoutRequest { perceived_exertion: 11.0, ..w.clone() }.validate()), ["perceivedExertion"]);
+    assert_eq!(
+        fields(CreateWorkoutRequest { perceived_exertion: 11.0, ..w.clone() }.validate()),
+        ["perceivedExertion"]
+    );
     assert_eq!(fields(CreateWorkoutRequest { set_number: 21, ..w.clone() }.validate()), ["setNumber"]);
 }
 

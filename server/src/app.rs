@@ -8,12 +8,13 @@ use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
@@ -25,11 +26,13 @@ use crate::error::{code_for_status, error_response};
 use crate::openapi::ApiDoc;
 use crate::ops::OpenApiJson;
 use crate::state::AppState;
-use crate::{metrics, ops, users, workouts};
+use crate::{dev, metrics, ops, users, workouts};
 
 /// Every route with its OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(ops::router()).merge(users::router()).merge(workouts::router())
+    // Each area owns its router; add new areas here.
+    let areas = [ops::router(), users::router(), workouts::router(), dev::router()];
+    areas.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), OpenApiRouter::merge)
 }
 
 /// The generated OpenAPI document (also served at `/v1/openapi.json`).
@@ -53,12 +56,45 @@ pub fn build_router(state: AppState) -> Router {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
+        .layer(cors(&state.config))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .layer(CatchPanicLayer::custom(|_| {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred", None)
         }))
         .with_state(state)
+}
+
+/// Cross-origin access: the listed origins (`COACH_CORS_ORIGINS`), or any origin in dev mode (the
+/// browser tests and `npm run dev` load from other ports). Production serves the app from the same
+/// origin and needs none.
+fn cors(config: &crate::config::Config) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::RANGE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::CONTENT_RANGE,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600));
+    if config.dev_mode {
+        base.allow_origin(AllowOrigin::mirror_request())
+    } else if config.cors_origins.is_empty() {
+        base
+    } else {
+        let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+        base.allow_origin(AllowOrigin::list(origins))
+    }
 }
 
 /// Unknown routes: the SvelteKit app for browser paths when it is built, a JSON 404 otherwise.

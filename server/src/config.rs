@@ -37,6 +37,8 @@ pub struct Config {
     /// `COACH_PUBLIC_URL`: absolute base for URLs handed to clients, e.g. the CDN in front of clip
     /// URLs (default: `http://<the address the server bound>`).
     pub public_url: Option<String>,
+    /// `COACH_CORS_ORIGINS`: comma-separated origins allowed cross-origin (dev mode allows any).
+    pub cors_origins: Vec<String>,
     /// `COACH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
 }
@@ -90,6 +92,9 @@ impl Config {
             dev_mode: env_bool("COACH_DEV_MODE")?,
             www_dir,
             public_url,
+            cors_origins: env("COACH_CORS_ORIGINS")
+                .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
+                .unwrap_or_default(),
             log_json: env("COACH_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         })
         .and_then(|c: Config| c.check())
@@ -111,6 +116,7 @@ impl Config {
             dev_mode: false,
             www_dir: None,
             public_url: None,
+            cors_origins: Vec::new(),
             log_json: false,
         }
     }

@@ -8,7 +8,7 @@
 //! | [`app`] | router assembly, layers, fallback, JSON errors for everything |
 //! | [`auth`] | bearer tokens and the admin API key |
 //! | [`extract`], [`error`] | validated extractors; the one error type |
-//! | [`users`], [`workouts`] | identity, consent, logged sets |
+//! | [`users`], [`workouts`], [`dev`] | identity, consent, logged sets; dev-mode sign-in |
 //! | [`ops`], [`metrics`], [`openapi`] | health, readiness, Prometheus, the generated contract |
 //! | [`db`] | pool, migrations (SQLite and PostgreSQL), portable conventions |
 //! | [`state`] | the state every handler receives |
@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dev;
 pub mod error;
 pub mod extract;
 pub mod metrics;

@@ -178,3 +178,55 @@ both_engines!(workouts_are_private_to_their_owner, |app: TestApp| async move {
     let list = app.get("/v1/workouts", Auth::Bearer(a)).await.json();
     assert_eq!(list["workouts"].as_array().unwrap().len(), 1, "rejected entries changed nothing");
 });
+
+#[tokio::test]
+async fn dev_sign_in_exists_only_in_dev_mode() {
+    let app = TestApp::new(common::Engine::Sqlite).await.unwrap();
+    app.json(Method::POST, "/v1/dev/session", Auth::None, json!({"userId": "demo"}))
+        .await
+        .assert_error(404, Some("not_found"));
+    assert_eq!(app.get("/v1/users/demo", Auth::Admin).await.status, 404, "nothing created");
+
+    let app = TestApp::with_config(common::Engine::Sqlite, |c| c.dev_mode = true).await.unwrap();
+    let r = app.json(Method::POST, "/v1/dev/session", Auth::None, json!({"userId": "demo"})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    let me = app.get("/v1/users/me", Auth::Bearer(token)).await.json();
+    assert_eq!(me["id"], "demo");
+    assert_eq!(me["isPremium"], true, "the demo user is premium by default");
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/dev/session",
+            Auth::None,
+            json!({"userId": "demo", "isPremium": false, "role": "admin"}),
+        )
+        .await;
+    let admin = r.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get("/v1/users/demo", Auth::Bearer(admin)).await.json()["isPremium"], false);
+    app.json(Method::POST, "/v1/dev/session", Auth::None, json!({"userId": "bad id"}))
+        .await
+        .assert_error(400, Some("validation_error"));
+}
+
+#[tokio::test]
+async fn cors_preflight_is_answered_in_dev_mode_only() {
+    let preflight = |app: &TestApp| {
+        let req = axum::http::Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/v1/users/me")
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let router = app.router.clone();
+        async move { tower::ServiceExt::oneshot(router, req).await.unwrap() }
+    };
+    let dev = TestApp::with_config(common::Engine::Sqlite, |c| c.dev_mode = true).await.unwrap();
+    let r = preflight(&dev).await;
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:5173");
+    let prod = TestApp::new(common::Engine::Sqlite).await.unwrap();
+    let r = preflight(&prod).await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}

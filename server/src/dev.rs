@@ -1,0 +1,100 @@
+//! Dev mode (`COACH_DEV_MODE=1`, turned on by `cargo xtask run`): a sign-in for the demo app and
+//! the browser tests that creates the user when missing and mints a token without the admin key.
+//! Outside dev mode the route answers 404, exactly like an unknown route, so production exposes
+//! nothing.
+
+use axum::extract::State;
+use coach_shared::types::users::{Role, TokenResponse};
+use coach_shared::validate::{ValidationErrors, is_valid_user_id};
+use coach_shared::{Validate, limits::DISPLAY_NAME_MAX_CHARS};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::db::now_ms;
+use crate::error::{ApiResult, AppError};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use crate::users;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(dev_session))
+}
+
+/// `POST /v1/dev/session`.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DevSessionRequest {
+    /// The user to sign in as (created when missing).
+    pub user_id: String,
+    /// Display name for a new user.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Premium state to set (default: true, so the demo shows voice features).
+    #[serde(default)]
+    pub is_premium: Option<bool>,
+    /// Consent to set, when given.
+    #[serde(default)]
+    pub data_collection_consent: Option<bool>,
+    /// `user` (default) or `admin` (for the training dashboard).
+    #[serde(default)]
+    pub role: Role,
+}
+
+impl Validate for DevSessionRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut v = ValidationErrors::default();
+        if !is_valid_user_id(&self.user_id) {
+            v.add("userId", "invalid_format", "must be 1–128 characters of A-Z a-z 0-9 . _ : @ -");
+        }
+        if let Some(n) = &self.name {
+            v.text("name", n, DISPLAY_NAME_MAX_CHARS);
+        }
+        v.into_result()
+    }
+}
+
+/// Dev-mode sign-in: creates or updates the user and returns a token (404 outside dev mode).
+#[utoipa::path(post, path = "/v1/dev/session", tag = "Users",
+    request_body = DevSessionRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 400, description = "Invalid request", body = coach_shared::ErrorResponse),
+        (status = 404, description = "Not in dev mode", body = coach_shared::ErrorResponse)))]
+async fn dev_session(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<DevSessionRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    if !state.config.dev_mode {
+        return Err(AppError::NotFound("No route for POST /v1/dev/session (dev mode is off)".into()));
+    }
+    let now = now_ms();
+    let premium = req.is_premium.unwrap_or(true);
+    sqlx::query(
+        "INSERT INTO users (id, email, name, is_premium, data_collection_consent, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, FALSE, $5, $5) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&req.user_id)
+    .bind(format!("{}@dev.coach.invalid", uuid::Uuid::new_v4().simple()))
+    .bind(req.name.as_deref())
+    .bind(premium)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    sqlx::query(
+        "UPDATE users SET is_premium = COALESCE($2, is_premium),
+             data_collection_consent = COALESCE($3, data_collection_consent), updated_at = $4 WHERE id = $1",
+    )
+    .bind(&req.user_id)
+    .bind(req.is_premium)
+    .bind(req.data_collection_consent)
+    .bind(now)
+    .execute(&state.db.pool)
+    .await?;
+    let user = users::find(&state.db, &req.user_id).await?.ok_or_else(|| AppError::not_found("User"))?;
+    let (token, expires_at) = state.keys.mint(&user.id, req.role, state.config.token_ttl.as_secs() as i64)?;
+    tracing::warn!(user_id = %user.id, role = req.role.as_str(), "dev-mode sign-in");
+    Ok(axum::Json(TokenResponse { token, expires_at, token_type: "Bearer".into() }))
+}

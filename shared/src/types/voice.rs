@@ -299,3 +299,72 @@ pub struct VoiceInteractionsList {
     /// Percentage (0–100) of interactions served from a cache.
     pub cache_hit_rate: Option<f64>,
 }
+
+/// The canonical provider settings string of each tone (part of the clip's cache key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ToneSettings {
+    /// Settings used for `whisper`.
+    pub whisper: String,
+    /// Settings used for `neutral`.
+    pub neutral: String,
+    /// Settings used for `hype`.
+    pub hype: String,
+}
+
+impl ToneSettings {
+    /// The settings string for `tone`.
+    pub fn for_tone(&self, tone: Tone) -> &str {
+        match tone {
+            Tone::Whisper => &self.whisper,
+            Tone::Neutral => &self.neutral,
+            Tone::Hype => &self.hype,
+        }
+    }
+}
+
+/// `GET /v1/voice/profile` (extension): everything that, besides the text and the tone, decides a
+/// clip's audio for the caller right now. The browser computes cache keys from it with
+/// [`VoiceProfile::clip_key`] and so finds a clip in IndexedDB before asking the server, which
+/// computes the very same key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceProfile {
+    /// `local` or `elevenlabs`.
+    pub provider: String,
+    /// Provider and model, e.g. `espeak-ng/1` or `elevenlabs/eleven_multilingual_v2`.
+    pub model: String,
+    /// Output format, e.g. `mp3_22050_48`.
+    pub format: String,
+    /// Personality in effect.
+    pub personality: Personality,
+    /// Provider voice in effect: the user's cloned voice when ready, else the personality's.
+    pub voice: String,
+    /// Settings per tone.
+    pub settings: ToneSettings,
+    /// Whether voice is on.
+    pub voice_enabled: bool,
+    /// Whether the tone follows the context.
+    pub tone_adaptation: bool,
+}
+
+impl VoiceProfile {
+    /// The key parts of `text` spoken in `tone` with this profile.
+    pub fn key_parts(&self, text: &str, tone: Tone) -> crate::cache_key::ClipKeyParts {
+        crate::cache_key::ClipKeyParts {
+            text: text.to_string(),
+            voice: self.voice.clone(),
+            tone,
+            settings: self.settings.for_tone(tone).to_string(),
+            model: self.model.clone(),
+            format: self.format.clone(),
+        }
+    }
+
+    /// The cache key of `text` spoken in `tone` with this profile.
+    pub fn clip_key(&self, text: &str, tone: Tone) -> String {
+        crate::cache_key::clip_cache_key(&self.key_parts(text, tone))
+    }
+}

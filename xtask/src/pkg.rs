@@ -89,7 +89,8 @@ pub fn run(release: bool) -> Result<()> {
     println!("Starting Coach on http://{bind}  (Ctrl-C to stop)");
     println!("  the app:       http://{bind}/   (dev sign-in is on: COACH_DEV_MODE=1)");
     println!("  API contract:  http://{bind}/v1/openapi.json");
-    println!("  data:          {}/data (SQLite, secrets, clips, models)", root().display());
+    let data = std::env::var("COACH_DATA_DIR").unwrap_or_else(|_| root().join("data").display().to_string());
+    println!("  data:          {data} (SQLite, secrets, clips, models)");
     println!();
     cmd(&bin.to_string_lossy(), &[])
         .dir(&root())

@@ -26,12 +26,12 @@ use crate::error::{code_for_status, error_response};
 use crate::openapi::ApiDoc;
 use crate::ops::OpenApiJson;
 use crate::state::AppState;
-use crate::{dev, metrics, ops, users, workouts};
+use crate::{dev, metrics, ops, training, users, workouts};
 
 /// Every route with its OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     // Each area owns its router; add new areas here.
-    let areas = [ops::router(), users::router(), workouts::router(), dev::router()];
+    let areas = [ops::router(), users::router(), workouts::router(), dev::router(), training::router()];
     areas.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), OpenApiRouter::merge)
 }
 

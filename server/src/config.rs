@@ -41,6 +41,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `COACH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `COACH_INTAKE_PER_MINUTE`: sustained training-data submissions per user per minute (default 60).
+    pub intake_per_minute: u32,
+    /// `COACH_INTAKE_BURST`: submissions a user may send at once, e.g. an outbox flush (default 120).
+    pub intake_burst: u32,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -96,6 +100,8 @@ impl Config {
                 .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
             log_json: env("COACH_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            intake_per_minute: env_parse("COACH_INTAKE_PER_MINUTE", 60u32)?,
+            intake_burst: env_parse("COACH_INTAKE_BURST", 120u32)?,
         })
         .and_then(|c: Config| c.check())
     }
@@ -118,6 +124,8 @@ impl Config {
             public_url: None,
             cors_origins: Vec::new(),
             log_json: false,
+            intake_per_minute: 60,
+            intake_burst: 120,
         }
     }
 

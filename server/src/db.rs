@@ -181,3 +181,34 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
+
+/// Keyset-pagination cursor over `(created_at, id)`, newest first: the next page holds rows with
+/// `(created_at, id) < (at, id)`. Timestamps alone cannot page through rows written in the same
+/// millisecond; the id breaks the tie. Rendered as `<ms>.<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// `created_at` of the last row of the page.
+    pub at: i64,
+    /// `id` of the last row of the page.
+    pub id: String,
+}
+
+impl Cursor {
+    /// Parses `<ms>.<id>`; `None` when malformed.
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (at, id) = s.split_once('.')?;
+        let at = at.parse().ok()?;
+        (!id.is_empty() && id.len() <= 64).then(|| Cursor { at, id: id.to_string() })
+    }
+
+    /// The start: after every row.
+    pub fn start() -> Cursor {
+        Cursor { at: i64::MAX, id: String::new() }
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.at, self.id)
+    }
+}

@@ -9,6 +9,8 @@
 //! | [`auth`] | bearer tokens and the admin API key |
 //! | [`extract`], [`error`] | validated extractors; the one error type |
 //! | [`users`], [`workouts`], [`dev`] | identity, consent, logged sets; dev-mode sign-in |
+//! | [`training`] | intake, pipeline, registry, deploy/rollback, coach endpoint, jobs |
+//! | [`idempotency`], [`ratelimit`] | `Idempotency-Key` replays; per-user rate limits |
 //! | [`ops`], [`metrics`], [`openapi`] | health, readiness, Prometheus, the generated contract |
 //! | [`db`] | pool, migrations (SQLite and PostgreSQL), portable conventions |
 //! | [`state`] | the state every handler receives |
@@ -20,11 +22,14 @@ pub mod db;
 pub mod dev;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod ratelimit;
 pub mod secrets;
 pub mod state;
+pub mod training;
 pub mod users;
 pub mod workouts;
 
@@ -52,13 +57,9 @@ pub async fn build_state(config: Config) -> Result<Built> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let keys = Keys::new(&loaded.secrets.jwt_secret, &loaded.secrets.admin_api_key);
-    let state = AppState {
-        db,
-        config: Arc::new(config),
-        keys,
-        secrets: Arc::new(loaded.secrets),
-        metrics: Arc::new(Metrics::new()),
-    };
+    let metrics = Arc::new(Metrics::new());
+    let training = Arc::new(training::TrainingService::new(&config, &metrics.registry));
+    let state = AppState { db, config: Arc::new(config), keys, secrets: Arc::new(loaded.secrets), metrics, training };
     Ok(Built { state, new_admin_key: loaded.new_admin_key })
 }
 

@@ -18,6 +18,10 @@ use utoipa::{Modify, OpenApi};
         (name = "Users", description = "Users, tokens and consent"),
         (name = "Workouts", description = "Logged sets"),
         (name = "Operations", description = "Health, readiness, metrics, this document"),
+        (name = "Training Data", description = "Operations for submitting and managing training data"),
+        (name = "Training Sessions", description = "Operations for managing AI training sessions"),
+        (name = "AI Models", description = "Operations for managing AI models and deployments"),
+        (name = "Coach", description = "Coaching responses from the deployed model"),
     )
 )]
 pub struct ApiDoc;

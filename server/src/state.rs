@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
+use crate::training::TrainingService;
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -21,4 +22,6 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     /// Prometheus registry and the product's counters.
     pub metrics: Arc<Metrics>,
+    /// Training intake, pipeline, registry and serving model.
+    pub training: Arc<TrainingService>,
 }

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::db::{Db, DbBool, new_id, now_ms, to_dt};
+use crate::db::{Cursor, Db, DbBool, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -153,8 +153,8 @@ struct ListQuery {
     /// 1–100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    /// Only entries logged before this time (for the next page).
-    before: Option<chrono::DateTime<chrono::Utc>>,
+    /// The previous page's `nextCursor`.
+    cursor: Option<String>,
 }
 
 /// A page of entries.
@@ -163,8 +163,8 @@ struct ListQuery {
 struct WorkoutList {
     /// Newest first.
     workouts: Vec<WorkoutEntry>,
-    /// Pass as `before` for the next page.
-    next_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Pass as `cursor` for the next page (absent on the last page).
+    next_cursor: Option<String>,
 }
 
 /// The caller's logged sets, newest first.
@@ -184,17 +184,26 @@ async fn list_workouts(
     if !(LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(&limit) {
         return Err(AppError::field("limit", "out_of_range", "must be between 1 and 100"));
     }
-    let before = q.before.map(|b| b.timestamp_millis()).unwrap_or(i64::MAX);
+    let cursor = match q.cursor.as_deref() {
+        None => Cursor::start(),
+        Some(c) => {
+            Cursor::parse(c).ok_or_else(|| AppError::field("cursor", "invalid_format", "must be a nextCursor value"))?
+        }
+    };
     let rows = sqlx::query_as::<_, WorkoutRow>(concat!(
         "SELECT ",
         workout_columns!(),
-        " FROM workout_entries WHERE user_id = $1 AND created_at < $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+        " FROM workout_entries WHERE user_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(auth.id())
-    .bind(before)
+    .bind(cursor.at)
+    .bind(&cursor.id)
     .bind(i64::from(limit))
     .fetch_all(&state.db.pool)
     .await?;
-    let next_before = (rows.len() == limit as usize).then(|| rows.last().map(|r| to_dt(r.created_at))).flatten();
-    Ok(axum::Json(WorkoutList { workouts: rows.iter().map(WorkoutRow::to_api).collect(), next_before }))
+    let next_cursor = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| Cursor { at: r.created_at, id: r.id.clone() }.to_string()))
+        .flatten();
+    Ok(axum::Json(WorkoutList { workouts: rows.iter().map(WorkoutRow::to_api).collect(), next_cursor }))
 }

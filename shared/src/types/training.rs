@@ -108,8 +108,8 @@ pub struct TrainingRecordList {
     pub total: u64,
     /// Rows not yet used by a session.
     pub pending: u64,
-    /// Pass as `before` to get the next page.
-    pub next_before: Option<DateTime<Utc>>,
+    /// Pass as `cursor` to get the next page (absent on the last page).
+    pub next_cursor: Option<String>,
 }
 
 /// `TrainingSessionRequest`.

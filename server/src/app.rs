@@ -26,12 +26,20 @@ use crate::error::{code_for_status, error_response};
 use crate::openapi::ApiDoc;
 use crate::ops::OpenApiJson;
 use crate::state::AppState;
-use crate::{dev, metrics, ops, training, users, workouts};
+use crate::{deletion, dev, metrics, ops, training, users, voice, workouts};
 
 /// Every route with its OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     // Each area owns its router; add new areas here.
-    let areas = [ops::router(), users::router(), workouts::router(), dev::router(), training::router()];
+    let areas = [
+        ops::router(),
+        users::router(),
+        workouts::router(),
+        dev::router(),
+        training::router(),
+        voice::router(),
+        deletion::router(),
+    ];
     areas.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), OpenApiRouter::merge)
 }
 
@@ -85,6 +93,12 @@ fn cors(config: &crate::config::Config) -> CorsLayer {
             header::RETRY_AFTER,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("x-cache-key"),
+            HeaderName::from_static("x-cache-id"),
+            HeaderName::from_static("x-voice-cached"),
+            HeaderName::from_static("x-voice-tone"),
+            HeaderName::from_static("x-audio-duration"),
+            HeaderName::from_static("x-generation-latency"),
         ])
         .max_age(Duration::from_secs(600));
     if config.dev_mode {

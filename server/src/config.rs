@@ -41,17 +41,19 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `COACH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
-    /// `COACH_INTAKE_PER_MINUTE`: sustained training-data submissions per user per minute (default 60).
-    pub intake_per_minute: u32,
-    /// `COACH_INTAKE_BURST`: submissions a user may send at once, e.g. an outbox flush (default 120).
-    pub intake_burst: u32,
+    /// Training intake, pipeline, schedule and registry (`COACH_INTAKE_*`, `COACH_TRAIN*`, `HF_*`).
+    pub training: crate::training::TrainingConfig,
+    /// Speech provider, clip URLs and cloning limits (`COACH_TTS_*`, `ELEVENLABS_*`, `COACH_CLONE_*`).
+    pub voice: crate::voice::VoiceConfig,
 }
 
-fn env(name: &str) -> Option<String> {
+/// A trimmed, non-empty environment variable (also used by the areas' own settings).
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
-fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
+/// A parsed environment variable, or `default` when unset.
+pub(crate) fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
@@ -100,8 +102,8 @@ impl Config {
                 .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
                 .unwrap_or_default(),
             log_json: env("COACH_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
-            intake_per_minute: env_parse("COACH_INTAKE_PER_MINUTE", 60u32)?,
-            intake_burst: env_parse("COACH_INTAKE_BURST", 120u32)?,
+            training: crate::training::TrainingConfig::from_env()?,
+            voice: crate::voice::VoiceConfig::from_env()?,
         })
         .and_then(|c: Config| c.check())
     }
@@ -124,8 +126,8 @@ impl Config {
             public_url: None,
             cors_origins: Vec::new(),
             log_json: false,
-            intake_per_minute: 60,
-            intake_burst: 120,
+            training: crate::training::TrainingConfig::default(),
+            voice: crate::voice::VoiceConfig::default(),
         }
     }
 

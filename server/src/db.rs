@@ -165,6 +165,32 @@ impl<'r> Decode<'r, Any> for DbF64 {
     }
 }
 
+/// An optional float to *bind*. sqlx 0.9's `Any` driver sends `None::<f64>` to PostgreSQL typed as
+/// `float4` (its `Null(Double)` maps to `Option<f32>`), so a statement first prepared with a NULL
+/// there later rejects an 8-byte value with "incorrect binary data format" (a 500). This binds
+/// NULL as `float8`, like the values. Bind every `Option<f64>` through it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptF64(pub Option<f64>);
+
+impl Type<Any> for OptF64 {
+    fn type_info() -> AnyTypeInfo {
+        <f64 as Type<Any>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, Any> for OptF64 {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(v) => <f64 as sqlx::Encode<Any>>::encode_by_ref(&v, buf),
+            // the driver's float4-kind NULL becomes `Option<f64>::None`, i.e. a float8 NULL
+            None => <Option<f32> as sqlx::Encode<Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
 /// Whether an error is a unique-constraint violation (both engines).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

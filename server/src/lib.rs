@@ -8,7 +8,8 @@
 //! | [`app`] | router assembly, layers, fallback, JSON errors for everything |
 //! | [`auth`] | bearer tokens and the admin API key |
 //! | [`extract`], [`error`] | validated extractors; the one error type |
-//! | [`users`], [`workouts`], [`dev`] | identity, consent, logged sets; dev-mode sign-in |
+//! | [`users`], [`workouts`], [`dev`], [`deletion`] | identity, consent, logged sets; dev-mode sign-in; deletion on request |
+//! | [`voice`] | preferences, synthesis (local engine or ElevenLabs), clip store, cache index, cloning, interactions |
 //! | [`training`] | intake, pipeline, registry, deploy/rollback, coach endpoint, jobs |
 //! | [`idempotency`], [`ratelimit`] | `Idempotency-Key` replays; per-user rate limits |
 //! | [`ops`], [`metrics`], [`openapi`] | health, readiness, Prometheus, the generated contract |
@@ -19,6 +20,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod deletion;
 pub mod dev;
 pub mod error;
 pub mod extract;
@@ -31,6 +33,7 @@ pub mod secrets;
 pub mod state;
 pub mod training;
 pub mod users;
+pub mod voice;
 pub mod workouts;
 
 use std::sync::Arc;
@@ -58,8 +61,11 @@ pub async fn build_state(config: Config) -> Result<Built> {
     db.migrate().await?;
     let keys = Keys::new(&loaded.secrets.jwt_secret, &loaded.secrets.admin_api_key);
     let metrics = Arc::new(Metrics::new());
-    let training = Arc::new(training::TrainingService::new(&config, &metrics.registry));
-    let state = AppState { db, config: Arc::new(config), keys, secrets: Arc::new(loaded.secrets), metrics, training };
+    let training = Arc::new(training::TrainingService::new(&config.training, &metrics.registry)?);
+    let voice = Arc::new(voice::VoiceService::new(&config, &metrics.registry).await?);
+    let state =
+        AppState { db, config: Arc::new(config), keys, secrets: Arc::new(loaded.secrets), metrics, training, voice };
+    training::start_background(&state).await;
     Ok(Built { state, new_admin_key: loaded.new_admin_key })
 }
 

@@ -22,6 +22,11 @@ use utoipa::{Modify, OpenApi};
         (name = "Training Sessions", description = "Operations for managing AI training sessions"),
         (name = "AI Models", description = "Operations for managing AI models and deployments"),
         (name = "Coach", description = "Coaching responses from the deployed model"),
+        (name = "Voice Preferences", description = "Operations for managing user voice preferences"),
+        (name = "Voice Clone", description = "Operations for voice cloning and personalization"),
+        (name = "Voice Synthesis", description = "Operations for generating voice audio"),
+        (name = "Voice Cache", description = "Operations for managing voice audio cache"),
+        (name = "Voice Interactions", description = "Operations for tracking voice interactions during workouts"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
 use crate::training::TrainingService;
+use crate::voice::VoiceService;
 
 /// Shared by all requests; cheap to clone.
 #[derive(Clone)]
@@ -24,4 +25,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Training intake, pipeline, registry and serving model.
     pub training: Arc<TrainingService>,
+    /// Speech provider, breaker, clip store and single-flight generation.
+    pub voice: Arc<VoiceService>,
 }

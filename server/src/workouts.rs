@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::db::{Cursor, Db, DbBool, new_id, now_ms, to_dt};
+use crate::db::{Cursor, Db, DbBool, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -119,8 +119,8 @@ async fn create_workout(
     .bind(req.weight)
     .bind(i64::from(req.reps))
     .bind(req.perceived_exertion)
-    .bind(req.strain_percentage)
-    .bind(req.sleep_hours)
+    .bind(OptF64(req.strain_percentage))
+    .bind(OptF64(req.sleep_hours))
     .bind(req.skip_reason.as_deref().map(str::trim))
     .bind(now_ms())
     .execute(&state.db.pool)

@@ -97,3 +97,26 @@ both_engines!(booleans_and_floats_round_trip, |app: TestApp| async move {
         .unwrap();
     assert_eq!(s, 0);
 });
+
+both_engines!(optional_floats_bind_null_then_values, |app: TestApp| async move {
+    // sqlx's Any driver types a NULL f64 as float4 on PostgreSQL; the same prepared statement then
+    // rejects a float8 value. `OptF64` binds NULL as float8: NULL first, values next, NULL again.
+    use axum::http::Method;
+    use common::Auth;
+    let t = app.user("floats", false, false).await;
+    for body in [
+        serde_json::json!({"exerciseType": "row", "setNumber": 1, "weight": 40, "reps": 10, "perceivedExertion": 6}),
+        serde_json::json!({"exerciseType": "row", "setNumber": 2, "weight": 40, "reps": 10, "perceivedExertion": 6, "strainPercentage": 55.5, "sleepHours": 7.25}),
+        serde_json::json!({"exerciseType": "row", "setNumber": 3, "weight": 40, "reps": 10, "perceivedExertion": 6, "sleepHours": 6.5}),
+        serde_json::json!({"exerciseType": "row", "setNumber": 4, "weight": 40, "reps": 10, "perceivedExertion": 6}),
+    ] {
+        let r = app.json(Method::POST, "/v1/workouts", Auth::Bearer(t.clone()), body).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let list = app.get("/v1/workouts", Auth::Bearer(t)).await.json();
+    let sleeps: Vec<_> = list["workouts"].as_array().unwrap().iter().map(|w| w["sleepHours"].clone()).collect();
+    assert_eq!(
+        sleeps,
+        vec![serde_json::Value::Null, serde_json::json!(6.5), serde_json::json!(7.25), serde_json::Value::Null]
+    );
+});

@@ -147,8 +147,8 @@ both_engines!(idempotency_key_replays_instead_of_duplicating, |app: TestApp| asy
 #[tokio::test]
 async fn bursts_beyond_the_limit_get_429_with_retry_after() {
     let app = TestApp::with_config(Engine::Sqlite, |c| {
-        c.intake_burst = 3;
-        c.intake_per_minute = 1;
+        c.training.intake_burst = 3;
+        c.training.intake_per_minute = 1;
     })
     .await
     .unwrap();

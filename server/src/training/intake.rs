@@ -23,7 +23,7 @@ use utoipa::IntoParams;
 
 use super::subject::subject_key;
 use crate::auth::{Admin, AuthUser};
-use crate::db::{Cursor, Db, new_id, now_ms, to_dt};
+use crate::db::{Cursor, Db, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{Idempotency, json_response, request_hash};
@@ -59,7 +59,7 @@ pub async fn insert_row(
     .bind(i64::from(sub.set_number))
     .bind(sub.strain_percentage)
     .bind(sub.skip_reason.as_deref())
-    .bind(sub.sleep_hours)
+    .bind(OptF64(sub.sleep_hours))
     .bind(&sub.ai_response)
     .bind(tags)
     .bind(sub.timestamp.timestamp_millis())

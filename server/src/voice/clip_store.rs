@@ -1,0 +1,159 @@
+//! The clip store: audio files under `<data dir>/clips/<first two hex digits>/<key>.mp3`, named by
+//! the clip's content key (`coach_shared::clip_cache_key`), with one `voice_clips` row each.
+//!
+//! A clip is written once (temporary file, fsync, rename: a crash never leaves half a clip under a
+//! key) and never changes, so everything about it may be cached forever: its metadata is kept in
+//! memory after the first lookup, and its URL is served with `immutable`. Users who would get the
+//! same audio share one file, so a phrase is synthesized once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use sqlx::FromRow;
+use tokio::io::AsyncWriteExt;
+
+use crate::db::{Db, now_ms};
+
+/// Metadata entries kept in memory before the map is emptied and refilled from the database.
+const MEMORY_ENTRIES_MAX: usize = 100_000;
+
+/// A stored clip.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct ClipMeta {
+    /// The content key (64 lowercase hex digits).
+    pub cache_key: String,
+    /// `audio/mpeg`.
+    pub content_type: String,
+    /// File size.
+    pub byte_size: i64,
+    /// Seconds, measured by decoding.
+    pub duration: f64,
+    /// The provider that made it (metrics label).
+    pub provider: String,
+    /// The provider voice that spoke it.
+    pub voice: String,
+    /// Set when the voice is a user's cloned voice: only that user (or a signed URL) may fetch it.
+    pub owner_user_id: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+}
+
+/// Whether `key` has the shape of a clip key.
+pub fn is_clip_key(key: &str) -> bool {
+    key.len() == 64 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Files plus the `voice_clips` rows.
+pub struct ClipStore {
+    dir: PathBuf,
+    known: RwLock<HashMap<String, Arc<ClipMeta>>>,
+}
+
+impl ClipStore {
+    /// A store rooted at `<data_dir>/clips` (created when missing).
+    pub fn new(data_dir: &Path) -> std::io::Result<Self> {
+        let dir = data_dir.join("clips");
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { dir, known: RwLock::new(HashMap::new()) })
+    }
+
+    /// Where the clip with `key` lives.
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(&key[..2]).join(format!("{key}.mp3"))
+    }
+
+    /// The clip's metadata when it was seen by this process (no I/O).
+    pub fn cached(&self, key: &str) -> Option<Arc<ClipMeta>> {
+        self.known.read().expect("clip map").get(key).cloned()
+    }
+
+    fn remember(&self, meta: Arc<ClipMeta>) {
+        let mut known = self.known.write().expect("clip map");
+        if known.len() >= MEMORY_ENTRIES_MAX {
+            known.clear();
+        }
+        known.insert(meta.cache_key.clone(), meta);
+    }
+
+    /// The clip's metadata, when the clip exists (its row and its file).
+    pub async fn find(&self, db: &Db, key: &str) -> Result<Option<Arc<ClipMeta>>, sqlx::Error> {
+        if !is_clip_key(key) {
+            return Ok(None);
+        }
+        if let Some(m) = self.cached(key) {
+            return Ok(Some(m));
+        }
+        let row = sqlx::query_as::<_, ClipMeta>(
+            "SELECT cache_key, content_type, byte_size, duration, provider, voice, owner_user_id, created_at
+             FROM voice_clips WHERE cache_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&db.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        // A row whose file is gone (a wiped disk) counts as missing: the clip is made again.
+        if tokio::fs::metadata(self.path(key)).await.is_err() {
+            return Ok(None);
+        }
+        let meta = Arc::new(row);
+        self.remember(meta.clone());
+        Ok(Some(meta))
+    }
+
+    /// Stores a new clip: the file atomically, then its row.
+    pub async fn put(&self, db: &Db, mut meta: ClipMeta, bytes: &Bytes) -> anyhow::Result<Arc<ClipMeta>> {
+        anyhow::ensure!(is_clip_key(&meta.cache_key), "invalid clip key");
+        let path = self.path(&meta.cache_key);
+        let dir = path.parent().expect("sharded dir");
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = dir.join(format!(".{}.{}.tmp", meta.cache_key, uuid::Uuid::new_v4().simple()));
+        let written = async {
+            let mut f = tokio::fs::File::create(&tmp).await?;
+            f.write_all(bytes).await?;
+            f.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e.into());
+        }
+        meta.byte_size = bytes.len() as i64;
+        meta.created_at = now_ms();
+        sqlx::query(
+            "INSERT INTO voice_clips (cache_key, content_type, byte_size, duration, provider, voice, owner_user_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (cache_key) DO UPDATE SET byte_size = excluded.byte_size, duration = excluded.duration",
+        )
+        .bind(&meta.cache_key)
+        .bind(&meta.content_type)
+        .bind(meta.byte_size)
+        .bind(meta.duration)
+        .bind(&meta.provider)
+        .bind(&meta.voice)
+        .bind(meta.owner_user_id.as_deref())
+        .bind(meta.created_at)
+        .execute(&db.pool)
+        .await?;
+        let meta = Arc::new(meta);
+        self.remember(meta.clone());
+        Ok(meta)
+    }
+
+    /// The clip's bytes. A file found missing (deleted with its owner's account, or a wiped
+    /// disk) is forgotten, so the next request makes the clip again.
+    pub async fn read(&self, key: &str) -> std::io::Result<Bytes> {
+        let read = tokio::fs::read(self.path(key)).await.map(Bytes::from);
+        if read.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            self.forget(key);
+        }
+        read
+    }
+
+    /// Drops the clip's metadata from memory (call after deleting its row and file).
+    pub fn forget(&self, key: &str) {
+        self.known.write().expect("clip map").remove(key);
+    }
+}

@@ -1,0 +1,413 @@
+//! Voice cloning: `POST /v1/voice/clone` (multipart: `audioSamples` repeated, `voiceName`,
+//! optional `personality`) and `GET /v1/voice/clone/status`.
+//!
+//! Premium only; at most `COACH_CLONE_PER_HOUR` jobs per user per hour (429 with `Retry-After`).
+//! The upload is streamed with a per-file and a total limit (413). Every sample must decode as
+//! audio and last at least `COACH_CLONE_MIN_SAMPLE_SECS`; 3–10 distinct samples; `voiceName` 1–50
+//! characters. Problems are answered 400 naming the sample (`audioSamples[2]`). An accepted
+//! request gets 202 and a background job: ElevenLabs instant voice cloning, or with the local
+//! provider a pitch-matched engine voice (see [`super::provider::local`]). On success the
+//! preferences get the voice id and `voiceCloneStatus: ready` (and `users.voice_id`); on failure
+//! the job is `failed` with `errorMessage` and the preferences `needs_update`.
+
+use axum::extract::State;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::http::StatusCode;
+use bytes::{Bytes, BytesMut};
+use coach_shared::limits::{CLONE_SAMPLES_MAX, CLONE_SAMPLES_MIN, VOICE_NAME_MAX_CHARS};
+use coach_shared::types::voice::{CloneJobStatus, VoiceCloneResponse, VoiceCloneStatus};
+use coach_shared::{Personality, ValidationErrors};
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+
+use super::provider::{CloneRequest, CloneSample, ProviderError};
+use super::{audio, pitch, require_premium};
+use crate::auth::AuthUser;
+use crate::db::{new_id, now_ms, to_dt, to_dt_opt};
+use crate::error::{ApiResult, AppError};
+use crate::state::AppState;
+
+/// A processing job older than this was interrupted (a restart) and is reported as failed.
+const STALE_MS: i64 = 10 * 60 * 1000;
+
+/// The multipart form, as received.
+#[derive(Default)]
+struct Upload {
+    samples: Vec<(Bytes, Option<String>, Option<String>)>,
+    voice_name: Option<String>,
+    personality: Option<String>,
+}
+
+fn too_large(message: String) -> AppError {
+    AppError::Status { status: StatusCode::PAYLOAD_TOO_LARGE, code: "payload_too_large", message }
+}
+
+fn multipart_error(e: MultipartError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large("The upload is too large".into());
+    }
+    AppError::BadRequest {
+        code: "invalid_multipart",
+        message: format!("Malformed multipart body: {}", e.body_text()),
+        details: None,
+    }
+}
+
+async fn read_upload(state: &AppState, mut mp: Multipart) -> ApiResult<Upload> {
+    let (per_file, total_max) = (state.config.voice.clone_max_sample_bytes, state.config.max_upload_bytes);
+    let mut up = Upload::default();
+    let mut total = 0usize;
+    while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or("").to_string();
+        let is_sample = matches!(name.as_str(), "audioSamples" | "audioSamples[]");
+        if is_sample && up.samples.len() == CLONE_SAMPLES_MAX {
+            return Err(AppError::field(
+                "audioSamples",
+                "out_of_range",
+                format!("at most {CLONE_SAMPLES_MAX} samples"),
+            ));
+        }
+        let index = up.samples.len();
+        let (file_name, content_type) =
+            (field.file_name().map(str::to_string), field.content_type().map(str::to_string));
+        let limit = if is_sample { per_file } else { 4096 };
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            total += chunk.len();
+            if total > total_max {
+                return Err(too_large(format!("The upload is larger than {total_max} bytes")));
+            }
+            if buf.len() + chunk.len() > limit {
+                return Err(if is_sample {
+                    too_large(format!("audioSamples[{index}] is larger than {per_file} bytes"))
+                } else {
+                    AppError::field(&name, "too_long", "is too long")
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let text = || {
+            String::from_utf8(buf.to_vec()).map_err(|_| AppError::field(&name, "invalid_format", "must be UTF-8 text"))
+        };
+        match name.as_str() {
+            _ if is_sample => up.samples.push((buf.freeze(), file_name, content_type)),
+            "voiceName" => up.voice_name = Some(text()?),
+            "personality" => up.personality = Some(text()?),
+            _ => {} // unknown parts are ignored
+        }
+    }
+    Ok(up)
+}
+
+fn sample_name(index: usize, given: Option<&str>) -> String {
+    let clean: String = given
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(64)
+        .collect();
+    if clean.trim_matches('.').is_empty() { format!("sample-{}", index + 1) } else { clean }
+}
+
+/// Checks the form and every sample; all problems are reported together.
+async fn validate(state: &AppState, up: Upload) -> ApiResult<CloneRequest> {
+    let mut v = ValidationErrors::default();
+    let name = up.voice_name.unwrap_or_default().trim().to_string();
+    v.text("voiceName", &name, VOICE_NAME_MAX_CHARS);
+    let personality = match up.personality.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(p) => {
+            let parsed = Personality::parse(p);
+            if parsed.is_none() {
+                v.add("personality", "unknown_value", "must be Alice or Aiden");
+            }
+            parsed
+        }
+    };
+    let n = up.samples.len();
+    if !(CLONE_SAMPLES_MIN..=CLONE_SAMPLES_MAX).contains(&n) {
+        v.add(
+            "audioSamples",
+            "out_of_range",
+            format!("must be {CLONE_SAMPLES_MIN}–{CLONE_SAMPLES_MAX} audio files (got {n})"),
+        );
+        return Err(v.into());
+    }
+    let cfg = &state.config.voice;
+    let (min_secs, max_secs) = (cfg.clone_min_sample_secs, cfg.clone_max_sample_secs);
+    let want_pitch = state.voice.provider.name() == "local";
+    let mut seen: Vec<[u8; 32]> = Vec::new();
+    let mut samples = Vec::with_capacity(n);
+    for (i, (bytes, file_name, content_type)) in up.samples.into_iter().enumerate() {
+        let field = format!("audioSamples[{i}]");
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        if seen.contains(&digest) {
+            v.add(&field, "duplicate", "is the same file as an earlier sample");
+            continue;
+        }
+        seen.push(digest);
+        let ext = file_name.as_deref().and_then(|f| f.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase());
+        let probe = bytes.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let info = audio::inspect(probe, ext.as_deref(), max_secs, want_pitch)?;
+            let f0 = info.mono.as_deref().and_then(|m| pitch::median_f0(m, info.sample_rate));
+            Ok::<_, audio::AudioError>((info.duration, f0))
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("sample check task: {e}")))?;
+        match checked {
+            Err(e) => v.add(&field, "invalid_audio", format!("is not usable audio: {e}")),
+            Ok((secs, _)) if secs < min_secs => v.add(
+                &field,
+                "audio_too_short",
+                format!("is {secs:.2} s long; at least {min_secs} s of audio is needed"),
+            ),
+            Ok((duration, median_f0)) => samples.push(CloneSample {
+                file_name: sample_name(i, file_name.as_deref()),
+                content_type: content_type
+                    .filter(|c| c.starts_with("audio/"))
+                    .unwrap_or("application/octet-stream".into()),
+                bytes,
+                duration,
+                median_f0,
+            }),
+        }
+    }
+    v.into_result()?;
+    Ok(CloneRequest {
+        description: format!("Coach voice clone ({} samples)", samples.len()),
+        name,
+        personality,
+        samples,
+    })
+}
+
+/// The multipart form of `POST /v1/voice/clone` (`VoiceCloneRequest` in the contract; for the
+/// OpenAPI document only: the handler streams the parts).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct VoiceCloneRequest {
+    /// 3–10 audio files (repeat the part).
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 3, max_items = 10)]
+    audio_samples: Vec<Vec<u8>>,
+    /// Name of the cloned voice.
+    #[schema(max_length = 50)]
+    voice_name: String,
+    /// Target personality.
+    personality: Option<Personality>,
+}
+
+/// Initiate voice cloning.
+#[utoipa::path(post, path = "/v1/voice/clone", tag = "Voice Clone",
+    request_body(content = VoiceCloneRequest, content_type = "multipart/form-data", description = "`audioSamples` (3–10 audio files, repeated part), `voiceName` (≤ 50), `personality` (Alice|Aiden, optional)"),
+    responses(
+        (status = 202, description = "Voice cloning initiated", body = VoiceCloneResponse),
+        (status = 400, description = "Invalid audio samples (details.fields names each)", body = coach_shared::ErrorResponse),
+        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
+        (status = 403, description = "Premium subscription required", body = coach_shared::ErrorResponse),
+        (status = 413, description = "A sample or the upload is too large", body = coach_shared::ErrorResponse),
+        (status = 429, description = "Voice cloning rate limit exceeded", body = coach_shared::ErrorResponse)),
+    security(("BearerAuth" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    form: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, axum::Json<VoiceCloneResponse>)> {
+    require_premium(&auth)?;
+    let user = auth.id().to_string();
+    let now = now_ms();
+    let hour = 3_600_000;
+    let (recent, oldest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT), MIN(created_at) FROM voice_clone_jobs WHERE user_id = $1 AND created_at > $2",
+    )
+    .bind(&user)
+    .bind(now - hour)
+    .fetch_one(&state.db.pool)
+    .await?;
+    if recent >= i64::from(state.config.voice.clones_per_hour) {
+        let wait = (oldest.unwrap_or(now) + hour - now).max(1000) / 1000;
+        return Err(AppError::TooManyRequests {
+            message: format!("At most {} voice clones per hour; retry in {wait} s", state.config.voice.clones_per_hour),
+            retry_after_secs: wait as u64,
+        });
+    }
+    let form = form.map_err(|r| AppError::Status {
+        status: if r.status() == StatusCode::BAD_REQUEST { StatusCode::UNSUPPORTED_MEDIA_TYPE } else { r.status() },
+        code: "unsupported_media_type",
+        message: format!("Expected multipart/form-data: {}", r.body_text()),
+    })?;
+    let req = validate(&state, read_upload(&state, form).await?).await?;
+
+    let id = new_id();
+    let estimate = now + if state.voice.provider.name() == "local" { 5_000 } else { 60_000 };
+    sqlx::query(
+        "INSERT INTO voice_clone_jobs (id, user_id, voice_name, personality, status, progress, provider_voice_id,
+             provider_job_id, error_message, sample_count, created_at, estimated_completion_at, completed_at)
+         VALUES ($1, $2, $3, $4, 'processing', 10, NULL, NULL, NULL, $5, $6, $7, NULL)",
+    )
+    .bind(&id)
+    .bind(&user)
+    .bind(&req.name)
+    .bind(req.personality.map(Personality::as_str))
+    .bind(req.samples.len() as i64)
+    .bind(now)
+    .bind(estimate)
+    .execute(&state.db.pool)
+    .await?;
+    super::preferences::ensure(&state.db, &user).await?;
+    sqlx::query("UPDATE voice_preferences SET voice_clone_status = 'cloning', updated_at = $2 WHERE user_id = $1")
+        .bind(&user)
+        .bind(now)
+        .execute(&state.db.pool)
+        .await?;
+    let (bg_state, bg_id) = (state.clone(), id.clone());
+    tokio::spawn(async move {
+        if let Err(e) = run_job(&bg_state, &bg_id, &user, req).await {
+            tracing::error!(job = %bg_id, error = %e, "clone job bookkeeping failed");
+        }
+    });
+    let body = VoiceCloneResponse {
+        clone_id: id.clone(),
+        status: CloneJobStatus::Processing,
+        estimated_completion_time: to_dt(estimate),
+        eleven_labs_job_id: Some(id),
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(body)))
+}
+
+/// The background half of a clone: the provider call and the bookkeeping of its outcome.
+async fn run_job(state: &AppState, id: &str, user: &str, req: CloneRequest) -> Result<(), sqlx::Error> {
+    let db = &state.db;
+    sqlx::query("UPDATE voice_clone_jobs SET progress = 50 WHERE id = $1").bind(id).execute(&db.pool).await?;
+    let voice = &state.voice;
+    let outcome = voice.call("clone", voice.provider.clone_voice(&req)).await;
+    let now = now_ms();
+    let cloned = match outcome {
+        Ok(v) if !v.requires_verification => v,
+        other => {
+            let message = match other {
+                Ok(_) => "The provider requires this voice to be verified before it can be used".to_string(),
+                Err(ProviderError::Rejected { message, code, .. }) => {
+                    format!("The provider refused the samples ({code}): {message}")
+                }
+                Err(ProviderError::Unavailable { .. }) => {
+                    "The speech provider is unavailable; try again later".to_string()
+                }
+            };
+            let mut tx = db.begin().await?;
+            sqlx::query(
+                "UPDATE voice_clone_jobs SET status = 'failed', progress = 100, error_message = $2, completed_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&message)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE voice_preferences SET voice_clone_status = 'needs_update', updated_at = $2 WHERE user_id = $1",
+            )
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            return tx.commit().await;
+        }
+    };
+    let mut tx = db.begin().await?;
+    let previous: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT eleven_labs_voice_id FROM voice_preferences WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await?;
+    sqlx::query(
+        "UPDATE voice_clone_jobs SET status = 'completed', progress = 100, provider_voice_id = $2, provider_job_id = $2,
+             completed_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&cloned.voice_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE voice_preferences SET eleven_labs_voice_id = $2, voice_clone_status = 'ready', last_voice_setup = $3,
+             personality = COALESCE($4, personality), updated_at = $3 WHERE user_id = $1",
+    )
+    .bind(user)
+    .bind(&cloned.voice_id)
+    .bind(now)
+    .bind(req.personality.map(Personality::as_str))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE users SET voice_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(user)
+        .bind(&cloned.voice_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    // The replaced voice is removed at the provider (best effort: a failure is only logged).
+    if let Some((Some(old),)) = previous
+        && old != cloned.voice_id
+        && voice.provider.owns_voice(&old)
+        && let Err(e) = voice.call("delete", voice.provider.delete_voice(&old)).await
+    {
+        tracing::warn!(voice = %old, error = %e, "could not delete the replaced voice");
+    }
+    Ok(())
+}
+
+#[derive(FromRow)]
+struct JobRow {
+    id: String,
+    status: String,
+    progress: i64,
+    provider_voice_id: Option<String>,
+    error_message: Option<String>,
+    created_at: i64,
+    completed_at: Option<i64>,
+}
+
+/// The status of the caller's latest cloning job.
+#[utoipa::path(get, path = "/v1/voice/clone/status", tag = "Voice Clone",
+    responses(
+        (status = 200, description = "Voice cloning status", body = VoiceCloneStatus),
+        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
+        (status = 404, description = "No voice cloning in progress", body = coach_shared::ErrorResponse)),
+    security(("BearerAuth" = [])))]
+pub async fn status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<axum::Json<VoiceCloneStatus>> {
+    let latest = || {
+        sqlx::query_as::<_, JobRow>(
+            "SELECT id, status, progress, provider_voice_id, error_message, created_at, completed_at
+             FROM voice_clone_jobs WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(auth.id())
+        .fetch_optional(&state.db.pool)
+    };
+    let mut job = latest().await?.ok_or_else(|| AppError::not_found("Voice cloning job"))?;
+    let now = now_ms();
+    if job.status == "processing" && job.created_at < now - STALE_MS {
+        sqlx::query(
+            "UPDATE voice_clone_jobs SET status = 'failed', progress = 100, completed_at = $2,
+                 error_message = 'The job was interrupted (server restart); start it again' WHERE id = $1 AND status = 'processing'",
+        )
+        .bind(&job.id)
+        .bind(now)
+        .execute(&state.db.pool)
+        .await?;
+        job = latest().await?.ok_or_else(|| AppError::not_found("Voice cloning job"))?;
+    }
+    let status = match job.status.as_str() {
+        "completed" => CloneJobStatus::Completed,
+        "failed" => CloneJobStatus::Failed,
+        _ => CloneJobStatus::Processing,
+    };
+    Ok(axum::Json(VoiceCloneStatus {
+        clone_id: job.id,
+        status,
+        progress: job.progress.clamp(0, 100) as u8,
+        eleven_labs_voice_id: job.provider_voice_id,
+        error_message: job.error_message,
+        completed_at: to_dt_opt(job.completed_at),
+    }))
+}

@@ -156,6 +156,15 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested: draining in-flight requests");
 }
 
+/// Installs rustls's `ring` crypto provider for the outgoing HTTPS clients (ElevenLabs, the Hub),
+/// once per process. reqwest is built with `rustls-no-provider` to avoid aws-lc's C build.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// Installs the `tracing` subscriber (text or JSON, filtered by `RUST_LOG`, default `info`).
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;

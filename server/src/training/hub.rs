@@ -43,6 +43,7 @@ const LFS_CT: &str = "application/vnd.git-lfs+json";
 impl HfHub {
     /// A client for `endpoint` (no trailing slash needed) with `token`, publishing to `repo`.
     pub fn new(endpoint: &str, token: &str, repo: &str) -> Result<Self> {
+        crate::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(600))

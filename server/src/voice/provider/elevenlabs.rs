@@ -97,7 +97,7 @@ impl ElevenLabsProvider {
     /// A client for `cfg` (which must carry an API key).
     pub fn new(cfg: &ElevenLabsConfig) -> anyhow::Result<Self> {
         // rustls with the ring provider (aws-lc-rs would need cmake to build).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_tls_provider();
         let key = cfg.api_key.clone().ok_or_else(|| anyhow::anyhow!("ELEVENLABS_API_KEY is not set"))?;
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)

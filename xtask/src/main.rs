@@ -5,9 +5,12 @@
 //! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
 //!   and PostgreSQL, the wasm32 build, and the browser tests.
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
+//! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies).
 
+mod bench;
 mod cmd;
 mod pkg;
+mod servers;
 mod test;
 mod tools;
 
@@ -20,7 +23,10 @@ fn usage() -> &'static str {
 commands:
   run [--release]        build the wasm package and www, start the server on http://127.0.0.1:8080
   test [--no-browser]    fmt, clippy, native tests (SQLite + PostgreSQL), wasm32 build, browser tests
+  test --browser-only [-- <cargo test args>]
+                         only the browser tests (real server + fake outage started for them)
   wasm [--dev]           build the npm package into wasm-client/pkg
+  bench-browser          voice cache vs idb-keyval, put and playback latency in Chromium
 "
 }
 
@@ -33,8 +39,13 @@ fn main() -> ExitCode {
     let flags: Vec<&str> = args[1..].iter().map(String::as_str).collect();
     let result = match command.as_str() {
         "run" => pkg::run(flags.contains(&"--release")),
+        "test" if flags.contains(&"--browser-only") => {
+            let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
+            test::browser_only(extra)
+        }
         "test" => test::run(&test::Options { browser: !flags.contains(&"--no-browser") }),
         "wasm" => pkg::build_wasm_package(!flags.contains(&"--dev")).map(|_| ()),
+        "bench-browser" => bench::bench_browser(),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
             Ok(())

@@ -5,7 +5,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cmd::cmd;
-use crate::{root, tools};
+use crate::{root, servers, tools};
 
 /// What to run.
 pub struct Options {
@@ -80,14 +80,36 @@ pub fn run(opts: &Options) -> Result<()> {
 }
 
 /// `wasm-bindgen-test` suites of the browser library, in headless Chromium through chromedriver.
+///
+/// The suites that need a server get, at compile time (`option_env!`), the URL of a real
+/// `coach-server` started here in dev mode (`COACH_TEST_SERVER_URL`) and of the fake outage
+/// (`COACH_TEST_FAKE_URL`); both are stopped when the tests end, whatever their result. Chrome's
+/// extra flags (autoplay without a gesture, muted output) come from `wasm-client/webdriver.json`.
 fn browser_tests() -> Result<()> {
+    browser_only(&[])
+}
+
+/// Only the browser step (`cargo xtask test --browser-only [-- <cargo test args>]`), e.g. one
+/// suite: `cargo xtask test --browser-only -- --test outbox`.
+pub fn browser_only(extra: &[&str]) -> Result<()> {
     tools::ensure_chromium()?;
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen_cli()?;
-    cmd("cargo", &["test", "-p", "coach-wasm", "--target", "wasm32-unknown-unknown"])
+    let server = servers::TestServer::start()?;
+    let fake = servers::FakeOutage::start()?;
+    let mut args = vec!["test", "-p", "coach-wasm", "--target", "wasm32-unknown-unknown"];
+    args.extend_from_slice(extra);
+    let result = cmd("cargo", &args)
         .dir(&root())
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
-        .run()
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", root().join("wasm-client/webdriver.json"))
+        .env("COACH_TEST_SERVER_URL", &server.url)
+        .env("COACH_TEST_FAKE_URL", &fake.url)
+        .run();
+    if result.is_err() {
+        println!("--- coach-server log (last lines)\n{}", server.log_tail());
+    }
+    result
 }

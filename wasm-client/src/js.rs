@@ -1,0 +1,152 @@
+//! Small bridges between Rust and the browser: serde ⇄ plain JS objects, clocks, timers, option
+//! bags and the global scope. Everything else in the crate goes through these.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::error::{CoachError, CoachResult};
+
+/// A serde value as a plain JS object (through JSON: one serde format for the whole crate keeps the
+/// package small; dates are ISO strings, `None` is `null`).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))?;
+    js_sys::JSON::parse(&text).map_err(|e| CoachError::new("invalid_response", error_message(&e)))
+}
+
+/// The JSON text of a JS value (`null` for `undefined`).
+fn json_text(value: &JsValue) -> Result<String, JsValue> {
+    if value.is_undefined() {
+        return Ok("null".into());
+    }
+    Ok(js_sys::JSON::stringify(value)?.as_string().unwrap_or_else(|| "null".into()))
+}
+
+/// A JS value as a serde type; `what` names the argument in the error.
+pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> CoachResult<T> {
+    let text = json_text(&value).map_err(|e| CoachError::invalid_argument(format!("{what}: {}", error_message(&e))))?;
+    serde_json::from_str(&text).map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+}
+
+/// A stored record as a serde type, `None` when it does not have that shape (a record written by a
+/// newer version is skipped, not fatal).
+pub fn decode<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
+    serde_json::from_str(&json_text(value).ok()?).ok()
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A monotonic clock in milliseconds (`performance.now()`), for latencies.
+pub fn perf_now() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or_else(now_ms)
+}
+
+/// The window; every part of this library runs on the main thread.
+pub fn window() -> CoachResult<web_sys::Window> {
+    web_sys::window().ok_or_else(|| CoachError::new("unsupported", "this library needs a browser window"))
+}
+
+/// Resolves after `ms` milliseconds.
+pub async fn sleep(ms: f64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms.max(0.0) as i32);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Reads `key` of an options object (`undefined` when `obj` is not an object).
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() {
+        js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// An optional string option.
+pub fn opt_string(obj: &JsValue, key: &str) -> CoachResult<Option<String>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| CoachError::invalid_argument(format!("`{key}` must be a string")))
+}
+
+/// An optional number option.
+pub fn opt_f64(obj: &JsValue, key: &str) -> CoachResult<Option<f64>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_f64()
+        .filter(|n| n.is_finite())
+        .map(Some)
+        .ok_or_else(|| CoachError::invalid_argument(format!("`{key}` must be a number")))
+}
+
+/// An optional boolean option.
+pub fn opt_bool(obj: &JsValue, key: &str) -> CoachResult<Option<bool>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| CoachError::invalid_argument(format!("`{key}` must be a boolean")))
+}
+
+/// An optional function option.
+pub fn opt_function(obj: &JsValue, key: &str) -> CoachResult<Option<js_sys::Function>> {
+    let v = get(obj, key);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<js_sys::Function>()
+        .map(Some)
+        .map_err(|_| CoachError::invalid_argument(format!("`{key}` must be a function")))
+}
+
+/// Calls a user callback, swallowing (and logging) what it throws: a broken callback must not break
+/// the library's own work.
+pub fn call1(f: &js_sys::Function, arg: &JsValue) {
+    if let Err(e) = f.call1(&JsValue::NULL, arg) {
+        web_sys_log(&format!("coach-wasm: a callback threw: {e:?}"));
+    }
+}
+
+/// `console.warn`.
+pub fn web_sys_log(msg: &str) {
+    let console = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("console")).unwrap_or(JsValue::UNDEFINED);
+    if let Ok(warn) = js_sys::Reflect::get(&console, &JsValue::from_str("warn"))
+        && let Ok(f) = warn.dyn_into::<js_sys::Function>()
+    {
+        let _ = f.call1(&console, &JsValue::from_str(msg));
+    }
+}
+
+/// The name of a DOMException/Error value (`NotAllowedError`, `QuotaExceededError`...).
+pub fn error_name(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &JsValue::from_str("name"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_else(|| "Error".into())
+}
+
+/// The message of an Error value, or its string form.
+pub fn error_message(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &JsValue::from_str("message"))
+        .ok()
+        .and_then(|n| n.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// A string property of an object, if present.
+pub fn string_field(obj: &JsValue, key: &str) -> Option<String> {
+    get(obj, key).as_string()
+}

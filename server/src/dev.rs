@@ -1,7 +1,7 @@
 //! Dev mode (`COACH_DEV_MODE=1`, turned on by `cargo xtask run`): a sign-in for the demo app and
 //! the browser tests that creates the user when missing and mints a token without the admin key.
-//! Outside dev mode the route answers 404, exactly like an unknown route, so production exposes
-//! nothing.
+//! Outside dev mode the route answers 404 to any body, exactly like an unknown route, so production
+//! exposes nothing.
 
 use axum::extract::State;
 use coach_shared::types::users::{Role, TokenResponse};
@@ -65,11 +65,15 @@ impl Validate for DevSessionRequest {
         (status = 404, description = "Not in dev mode", body = coach_shared::ErrorResponse)))]
 async fn dev_session(
     State(state): State<AppState>,
-    ApiJson(req): ApiJson<DevSessionRequest>,
+    body: Result<ApiJson<DevSessionRequest>, AppError>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
+    // Dev mode is checked before the body: outside it every request, valid or not, gets the 404 of
+    // an unknown route, and in dev mode an empty `{}` (400) is a probe without side effects that
+    // the app uses to say whether dev sign-in is available.
     if !state.config.dev_mode {
         return Err(AppError::NotFound("No route for POST /v1/dev/session (dev mode is off)".into()));
     }
+    let ApiJson(req) = body?;
     let now = now_ms();
     let premium = req.is_premium.unwrap_or(true);
     sqlx::query(

@@ -1,4 +1,5 @@
-//! `coach-server`: `serve` (the default), `migrate`, `openapi`.
+//! `coach-server`: `serve` (the default), `migrate`, `openapi`, and `trainer …` (the model trainer,
+//! which the training pipeline runs as a child process of this same binary).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -20,28 +21,40 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Run the model trainer (`trainer train|eval|generate|synth|bench ...`; see `trainer --help`).
+    #[command(disable_help_flag = true)]
+    Trainer {
+        /// Arguments passed to the trainer.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
+        // The trainer sets its thread count before any thread exists: no async runtime here.
+        Command::Trainer { args } => std::process::exit(coach_trainer::cli::run(args)),
         Command::Openapi => {
             println!("{}", coach_server::app::openapi().to_pretty_json()?);
             Ok(())
         }
-        Command::Migrate => {
+        Command::Migrate => runtime()?.block_on(async {
             let config = Config::from_env()?;
             coach_server::init_tracing(config.log_json);
             let db = coach_server::db::Db::connect(&config.database_url).await?;
             db.migrate().await?;
             println!("migrations applied ({})", coach_server::db::redact(&config.database_url));
             Ok(())
-        }
-        Command::Serve => {
+        }),
+        Command::Serve => runtime()?.block_on(async {
             let config = Config::from_env()?;
             coach_server::init_tracing(config.log_json);
             coach_server::serve(config).await
-        }
+        }),
     }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
 }

@@ -185,9 +185,12 @@ async fn dev_sign_in_exists_only_in_dev_mode() {
     app.json(Method::POST, "/v1/dev/session", Auth::None, json!({"userId": "demo"}))
         .await
         .assert_error(404, Some("not_found"));
+    app.json(Method::POST, "/v1/dev/session", Auth::None, json!({})).await.assert_error(404, Some("not_found"));
     assert_eq!(app.get("/v1/users/demo", Auth::Admin).await.status, 404, "nothing created");
 
     let app = TestApp::with_config(common::Engine::Sqlite, |c| c.dev_mode = true).await.unwrap();
+    // the app's side-effect-free probe: an empty body is a 400 in dev mode (404 outside it)
+    app.json(Method::POST, "/v1/dev/session", Auth::None, json!({})).await.assert_error(400, None);
     let r = app.json(Method::POST, "/v1/dev/session", Auth::None, json!({"userId": "demo"})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let token = r.json()["token"].as_str().unwrap().to_string();

@@ -249,8 +249,7 @@ async fn attempt(
         return Ok(Outcome::Cancelled);
     }
     let verdict = gate::evaluate(state, &out, &exported.dir, &report, production.as_ref()).await?;
-    let model =
-        registry::register(state, session, &version, started, &out, &report, &verdict, production.as_ref()).await?;
+    let model = registry::register(state, session, &version, started, &out, &report, &verdict).await?;
     let note = if verdict.passed {
         super::deploy::deploy(state, &model.id, "production", "gradual", "deploy", Some("validation passed"))
             .await

@@ -177,7 +177,6 @@ pub async fn register(
     out: &Path,
     report: &Value,
     verdict: &Verdict,
-    production: Option<&ModelRow>,
 ) -> Result<ModelRow> {
     let dest = artifact_dir(state, version);
     if dest.exists() {
@@ -186,10 +185,12 @@ pub async fn register(
     std::fs::create_dir_all(dest.parent().expect("models dir"))?;
     std::fs::rename(out, &dest).with_context(|| format!("moving the model into {}", dest.display()))?;
     let m = report.get("metrics").unwrap_or(report);
-    let continued = report.get("continuedFrom").and_then(Value::as_str).map(str::to_string);
-    let base = match (continued, production) {
-        (Some(c), _) if !c.is_empty() => c,
-        _ => report.get("architecture").and_then(Value::as_str).unwrap_or("coach-gpt (from scratch)").to_string(),
+    let base = match report.pointer("/init/fromVersion").and_then(Value::as_str) {
+        Some(from) => format!("coach-gpt {from} (continued)"),
+        None => {
+            let d = |k: &str| report.pointer(&format!("/model/{k}")).and_then(Value::as_u64).unwrap_or(0);
+            format!("coach-gpt d{}-L{}-H{}-V{} (from scratch)", d("dModel"), d("nLayers"), d("nHeads"), d("vocabSize"))
+        }
     };
     let id = new_id();
     let now = now_ms();

@@ -10,21 +10,7 @@ use anyhow::Result;
 use coach_shared::Tone;
 
 /// The context a coaching line is generated for (the trainer's prompt fields).
-#[derive(Debug, Clone, Default)]
-pub struct CoachContext {
-    /// e.g. `bench_press`.
-    pub exercise_type: String,
-    /// 1–20.
-    pub set_number: u32,
-    /// 0–100.
-    pub strain_percentage: f64,
-    /// Why the set was skipped.
-    pub skip_reason: Option<String>,
-    /// Sleep the night before.
-    pub sleep_hours: Option<f64>,
-    /// Context tags.
-    pub context_tags: Vec<String>,
-}
+pub use coach_trainer::CoachContext;
 
 /// A loaded model that writes coaching lines.
 pub trait Generator: Send + Sync {

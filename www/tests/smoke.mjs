@@ -3,7 +3,8 @@
 //
 //   COACH_BASE_URL=http://127.0.0.1:8080 node tests/smoke.mjs
 //
-// Checks that the page loads, the coach-wasm package initialises in the browser, the anonymizer
+// Checks that the library page (/tools, no sign-in needed) loads, the coach-wasm package
+// initialises in the browser, the anonymizer
 // computes SHA-256("user-1"), the PII check and the tone form answer, and the server card settles.
 // The server card is checked tolerantly: against a plain static server /health does not exist.
 // Uses the system Chromium (CHROMIUM_PATH, default /usr/bin/chromium); never downloads a browser.
@@ -45,9 +46,10 @@ try {
 		if (!u.startsWith(base) && !u.startsWith('data:') && !u.startsWith('blob:')) foreign.push(u);
 	});
 
-	const res = await page.goto(`${base}/`, { waitUntil: 'load', timeout });
-	check(res !== null && res.ok(), `GET ${base}/ answers ${res?.status()}`);
-	check((await page.title()) === 'Coach', 'the page title is "Coach"');
+	const res = await page.goto(`${base}/tools`, { waitUntil: 'load', timeout });
+	check(res !== null && res.ok(), `GET ${base}/tools answers ${res?.status()}`);
+	await page.waitForFunction(() => document.title !== '', null, { timeout });
+	check((await page.title()).endsWith('Coach'), `the page title ends with "Coach" (${await page.title()})`);
 
 	const version = page.getByTestId('wasm-version');
 	await version.filter({ hasText: /^v\d/ }).waitFor({ timeout });

@@ -3,7 +3,7 @@
 //! * `run`  — install what is missing, build the wasm package and the SvelteKit app, start the
 //!   server on the embedded defaults (SQLite, local speech) and say where to look.
 //! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
-//!   and PostgreSQL, the wasm32 build, and the browser tests.
+//!   and PostgreSQL, the wasm32 build, the browser tests and the www end-to-end tests.
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
 //! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies).
 
@@ -22,9 +22,14 @@ fn usage() -> &'static str {
 
 commands:
   run [--release]        build the wasm package and www, start the server on http://127.0.0.1:8080
-  test [--no-browser]    fmt, clippy, native tests (SQLite + PostgreSQL), wasm32 build, browser tests
+  test [--no-browser] [--no-www]
+                         fmt, clippy, native tests (SQLite + PostgreSQL), wasm32 build, browser
+                         tests, the www end-to-end tests (--no-browser skips both browser steps)
   test --browser-only [-- <cargo test args>]
                          only the browser tests (real server + fake outage started for them)
+  test --www-only [-- <scenario>...]
+                         only the www end-to-end tests (signin workout textonly settings clone
+                         offline admin)
   wasm [--dev]           build the npm package into wasm-client/pkg
   bench-browser          voice cache vs idb-keyval, put and playback latency in Chromium
 "
@@ -43,7 +48,13 @@ fn main() -> ExitCode {
             let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
             test::browser_only(extra)
         }
-        "test" => test::run(&test::Options { browser: !flags.contains(&"--no-browser") }),
+        "test" if flags.contains(&"--www-only") => {
+            let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
+            test::www_e2e(extra)
+        }
+        "test" => {
+            test::run(&test::Options { browser: !flags.contains(&"--no-browser"), www: !flags.contains(&"--no-www") })
+        }
         "wasm" => pkg::build_wasm_package(!flags.contains(&"--dev")).map(|_| ()),
         "bench-browser" => bench::bench_browser(),
         "help" | "-h" | "--help" => {

@@ -47,6 +47,12 @@ impl TestServer {
     /// Builds (debug) and starts the server with `COACH_DEV_MODE=1` on a free port and a fresh data
     /// dir; waits until `/health` answers.
     pub fn start() -> Result<TestServer> {
+        Self::start_with(&[])
+    }
+
+    /// Like [`TestServer::start`], with extra environment variables for the server (e.g. the
+    /// app's `COACH_WWW_DIR` and a short `COACH_TRAIN_BUDGET_SECS` for the www end-to-end tests).
+    pub fn start_with(extra_env: &[(&str, String)]) -> Result<TestServer> {
         cmd("cargo", &["build", "-p", "coach-server"]).dir(&root()).run()?;
         let bin = target_dir().join("debug").join("coach-server");
         let port = free_port()?;
@@ -56,7 +62,8 @@ impl TestServer {
         std::fs::create_dir_all(&data_dir)?;
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         println!("starting {} on http://{addr} (data: {})", bin.display(), data_dir.display());
-        let child = Command::new(&bin)
+        let mut command = Command::new(&bin);
+        command
             .current_dir(&data_dir)
             .env("COACH_BIND", &addr)
             .env("COACH_DATA_DIR", &data_dir)
@@ -64,9 +71,11 @@ impl TestServer {
             .env_remove("COACH_DATABASE_URL")
             .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("could not start {}", bin.display()))?;
+            .stderr(log);
+        for (k, v) in extra_env {
+            command.env(k, v);
+        }
+        let child = command.spawn().with_context(|| format!("could not start {}", bin.display()))?;
         let mut server = TestServer { url: format!("http://{addr}"), child, data_dir };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -11,6 +11,8 @@ use crate::{root, servers, tools};
 pub struct Options {
     /// Run the tests that need Chromium.
     pub browser: bool,
+    /// Run the www end-to-end tests (the SvelteKit app in Chromium against a real server).
+    pub www: bool,
 }
 
 /// Runs every step; stops at the first failure.
@@ -70,6 +72,11 @@ pub fn run(opts: &Options) -> Result<()> {
     } else {
         println!("\n(browser tests skipped: --no-browser)");
     }
+    if opts.browser && opts.www {
+        step("www end-to-end tests (the app in headless Chromium, real server)", &mut || www_e2e(&[]))?;
+    } else {
+        println!("\n(www end-to-end tests skipped: {})", if opts.www { "--no-browser" } else { "--no-www" });
+    }
 
     println!("\n=== summary");
     for (name, secs) in &timings {
@@ -108,6 +115,30 @@ pub fn browser_only(extra: &[&str]) -> Result<()> {
         .env("COACH_TEST_SERVER_URL", &server.url)
         .env("COACH_TEST_FAKE_URL", &fake.url)
         .run();
+    if result.is_err() {
+        println!("--- coach-server log (last lines)\n{}", server.log_tail());
+    }
+    result
+}
+
+/// The www end-to-end tests (`www/tests/e2e.mjs`, `playwright-core` driving the system Chromium):
+/// builds the wasm package (dev profile: the wasm32 step already compiled it) and the SvelteKit
+/// app, starts a real `coach-server` serving the app at `/` (dev mode, SQLite in a temp dir, a
+/// short training budget so the dashboard scenario trains a real model in seconds), runs the
+/// scenarios against it and stops it. `scenarios` picks some (`cargo xtask test --www-only -- offline`).
+pub fn www_e2e(scenarios: &[&str]) -> Result<()> {
+    tools::ensure_chromium()?;
+    crate::pkg::build_wasm_package(false)?;
+    crate::pkg::build_www()?;
+    let www = root().join("www");
+    let server = servers::TestServer::start_with(&[
+        ("COACH_WWW_DIR", www.join("build").display().to_string()),
+        ("COACH_TRAIN_BUDGET_SECS", "20".into()),
+        ("COACH_TRAIN_RETRY_BASE_SECS", "5".into()),
+    ])?;
+    let mut args = vec!["tests/e2e.mjs"];
+    args.extend_from_slice(scenarios);
+    let result = cmd("node", &args).dir(&www).env("COACH_BASE_URL", &server.url).run();
     if result.is_err() {
         println!("--- coach-server log (last lines)\n{}", server.log_tail());
     }

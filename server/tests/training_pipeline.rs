@@ -127,6 +127,11 @@ both_engines!(the_learning_loop_end_to_end, |app: TestApp| async move {
     assert_eq!(listing["records"][0]["batchId"], "loop-1");
     assert_eq!(listing["records"][0]["status"], "queued_for_training");
 
+    // a second replica on the same database and data dir: it loads the live model at start and
+    // follows later deployments made through the first one
+    let replica = coach_server::build_state((*app.state.config).clone()).await.unwrap().state;
+    assert_eq!(replica.training.serving.get("production").unwrap().version, "v1.0.0");
+
     // 2. the coach answers from it
     let t = app.user("loop_coach", false, false).await;
     let mut from_model = 0;
@@ -202,6 +207,11 @@ both_engines!(the_learning_loop_end_to_end, |app: TestApp| async move {
         .await
         .unwrap();
     assert_eq!(live, 1, "exactly one live model in production");
+    let deadline = Instant::now() + coach_server::training::SERVING_SYNC * 3;
+    while replica.training.serving.get("production").map(|m| m.model_id.clone()) != Some(v1_id.clone()) {
+        assert!(Instant::now() < deadline, "the other replica did not follow the rollback");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // staging is separate
     let r = app
         .json(

@@ -152,20 +152,25 @@ pub async fn deploy(
     Ok(Deployed { deployment_id, at: to_dt(now), previous })
 }
 
-/// Loads the live model of every environment at start.
-pub async fn load_live_models(state: &AppState) -> Result<()> {
+/// Makes the serving models match the database: loads the live model of each environment when it
+/// differs from the one this process serves. Run at start and every few seconds, so a deployment
+/// or rollback made through another replica reaches this one without a restart.
+pub async fn sync_live_models(state: &AppState) -> Result<()> {
     for env in ["production", "staging"] {
-        if let Some(m) = registry::live_model(&state.db, env).await? {
-            let Some(path) = &m.artifact_path else { continue };
-            let generator = state
-                .training
-                .serving
-                .load(std::path::Path::new(path))
-                .with_context(|| format!("loading {} for {env}", m.version))?;
-            state
-                .training
-                .serving
-                .swap(env, LiveModel { model_id: m.id.clone(), version: m.version.clone(), generator });
+        let live = registry::live_model(&state.db, env).await?;
+        let serving = state.training.serving.get(env).map(|m| m.model_id.clone());
+        match live {
+            Some(m) if serving.as_deref() != Some(m.id.as_str()) => {
+                let Some(path) = &m.artifact_path else { continue };
+                let generator = state
+                    .training
+                    .serving
+                    .load(std::path::Path::new(path))
+                    .with_context(|| format!("loading {} for {env}", m.version))?;
+                state.training.serving.swap(env, LiveModel { model_id: m.id.clone(), version: m.version.clone(), generator });
+            }
+            None if serving.is_some() => state.training.serving.clear(env),
+            _ => {}
         }
     }
     Ok(())

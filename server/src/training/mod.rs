@@ -164,12 +164,24 @@ fn hostname() -> String {
         .unwrap_or_else(|| "coach".into())
 }
 
+/// How often a replica checks which model is live (deployments made through other replicas).
+pub const SERVING_SYNC: Duration = Duration::from_secs(10);
+
 /// Starts the background work of the training area: loads the live models, then runs the
 /// pipeline worker and (unless disabled) the job scheduler.
 pub async fn start_background(state: &AppState) {
-    if let Err(e) = deploy::load_live_models(state).await {
+    if let Err(e) = deploy::sync_live_models(state).await {
         tracing::error!(error = %format!("{e:#}"), "could not load the live models; the coach answers with rules until a deployment");
     }
+    let sync = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SERVING_SYNC).await;
+            if let Err(e) = deploy::sync_live_models(&sync).await {
+                tracing::warn!(error = %format!("{e:#}"), "could not sync the live models");
+            }
+        }
+    });
     tokio::spawn(pipeline::worker(state.clone()));
     if state.config.training.scheduler {
         tokio::spawn(jobs::scheduler(state.clone(), Duration::from_secs(30)));

@@ -1,10 +1,14 @@
 //! The retrieval baseline the model has to beat: answer a context with the response seen most
-//! often for that exact context (the prompt's fields: exercise, set/strain/sleep buckets, skip
-//! flag, tags), else for the coarser (strain bucket, tags), else the most frequent response of all.
+//! often in training for that exact context (the prompt's fields: exercise, set/strain/sleep
+//! buckets, skip flag, tags), else for the coarser (strain bucket, tags), else the most frequent
+//! response of all.
 //!
-//! Memory stays bounded: each key keeps a few Misra–Gries counters (an approximate top-k that
-//! finds any response holding more than 1/(k+1) of a key's records), and the number of keys is
-//! capped; contexts first seen after the cap fall back to the coarser keys.
+//! It is only ever asked about the evaluation contexts, so the table is built for those: one
+//! streaming pass over the training records counts responses only under the keys of the contexts
+//! to be answered (plus the global counter). Each key keeps Misra–Gries counters (an approximate
+//! top-k that finds any response holding more than 1/(k+1) of a key's records; exact when a key
+//! has at most k distinct responses). Memory depends on the number of evaluation contexts, not on
+//! the size of the data.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -15,33 +19,37 @@ use crate::data::CoachContext;
 use crate::tokenizer::{canonical_tags, normalize_exercise, set_bucket, sleep_bucket, strain_bucket};
 
 /// Counters per key.
-const SLOTS: usize = 3;
-/// Most exact-context keys kept.
-pub const MAX_EXACT_KEYS: usize = 16_384;
-/// Most coarse keys kept.
-pub const MAX_COARSE_KEYS: usize = 4_096;
+const SLOTS: usize = 16;
+/// Counters of the global fallback.
+const GLOBAL_SLOTS: usize = 64;
 
-#[derive(Default)]
-struct Slots(Vec<(u64, u32, Box<str>)>);
+struct Slots {
+    cap: usize,
+    items: Vec<(u64, u32, Box<str>)>,
+}
 
 impl Slots {
+    fn new(cap: usize) -> Self {
+        Self { cap, items: Vec::new() }
+    }
+
     fn add(&mut self, hash: u64, text: &str) {
-        if let Some(s) = self.0.iter_mut().find(|s| s.0 == hash) {
+        if let Some(s) = self.items.iter_mut().find(|s| s.0 == hash) {
             s.1 += 1;
-        } else if self.0.len() < SLOTS {
-            self.0.push((hash, 1, text.into()));
+        } else if self.items.len() < self.cap {
+            self.items.push((hash, 1, text.into()));
         } else {
-            for s in &mut self.0 {
+            for s in &mut self.items {
                 s.1 -= 1;
             }
-            self.0.retain(|s| s.1 > 0);
+            self.items.retain(|s| s.1 > 0);
         }
     }
 
     fn best(&self) -> Option<&str> {
         // ties: the earliest counter wins (deterministic for a given stream order)
         let mut best: Option<&(u64, u32, Box<str>)> = None;
-        for s in &self.0 {
+        for s in &self.items {
             if best.is_none_or(|b| s.1 > b.1) {
                 best = Some(s);
             }
@@ -73,13 +81,11 @@ pub struct Coverage {
     pub global: f64,
 }
 
-/// The lookup table.
-#[derive(Default)]
+/// The lookup table for a set of contexts.
 pub struct Baseline {
     exact: HashMap<u64, Slots>,
     coarse: HashMap<u64, Slots>,
     global: Slots,
-    global_counts: HashMap<u64, (u32, Box<str>)>,
 }
 
 fn key_hash(f: impl FnOnce(&mut std::collections::hash_map::DefaultHasher)) -> u64 {
@@ -107,31 +113,25 @@ fn coarse_key(ctx: &CoachContext) -> u64 {
 }
 
 impl Baseline {
-    /// An empty table.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty table that will answer `contexts`.
+    pub fn for_contexts<'a>(contexts: impl IntoIterator<Item = &'a CoachContext>) -> Self {
+        let mut exact = HashMap::new();
+        let mut coarse = HashMap::new();
+        for c in contexts {
+            exact.entry(exact_key(c)).or_insert_with(|| Slots::new(SLOTS));
+            coarse.entry(coarse_key(c)).or_insert_with(|| Slots::new(SLOTS));
+        }
+        Self { exact, coarse, global: Slots::new(GLOBAL_SLOTS) }
     }
 
     /// Counts one training record.
     pub fn add(&mut self, ctx: &CoachContext, response: &str) {
         let rh = key_hash(|h| response.hash(h));
-        let n = self.exact.len();
         if let Some(s) = self.exact.get_mut(&exact_key(ctx)) {
             s.add(rh, response);
-        } else if n < MAX_EXACT_KEYS {
-            self.exact.entry(exact_key(ctx)).or_default().add(rh, response);
         }
-        let n = self.coarse.len();
         if let Some(s) = self.coarse.get_mut(&coarse_key(ctx)) {
             s.add(rh, response);
-        } else if n < MAX_COARSE_KEYS {
-            self.coarse.entry(coarse_key(ctx)).or_default().add(rh, response);
-        }
-        // exact global counts while they fit, then Misra–Gries
-        if let Some(e) = self.global_counts.get_mut(&rh) {
-            e.0 += 1;
-        } else if self.global_counts.len() < MAX_COARSE_KEYS {
-            self.global_counts.insert(rh, (1, response.into()));
         }
         self.global.add(rh, response);
     }
@@ -144,13 +144,7 @@ impl Baseline {
         if let Some(t) = self.coarse.get(&coarse_key(ctx)).and_then(Slots::best) {
             return Some((t, Level::Coarse));
         }
-        let top = self.global_counts.iter().max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(a.0)));
-        top.map(|(_, (_, t))| &**t).or_else(|| self.global.best()).map(|t| (t, Level::Global))
-    }
-
-    /// Exact-context keys held.
-    pub fn exact_keys(&self) -> usize {
-        self.exact.len()
+        self.global.best().map(|t| (t, Level::Global))
     }
 }
 
@@ -170,7 +164,9 @@ mod tests {
 
     #[test]
     fn most_frequent_per_key_with_fallbacks() {
-        let mut b = Baseline::new();
+        let asked =
+            [ctx("squat", 45.0, &["warmup"]), ctx("row", 88.0, &["high_strain"]), ctx("row", 10.0, &["cooldown"])];
+        let mut b = Baseline::for_contexts(&asked);
         b.add(&ctx("squat", 50.0, &["warmup"]), "A");
         b.add(&ctx("squat", 52.0, &["warmup"]), "B");
         b.add(&ctx("squat", 55.0, &["warmup"]), "B");
@@ -180,16 +176,14 @@ mod tests {
         assert_eq!(b.lookup(&ctx("squat", 45.0, &["warmup"])), Some(("B", Level::Exact)));
         // same strain bucket and tags, unseen exercise → coarse
         assert_eq!(b.lookup(&ctx("row", 88.0, &["high_strain"])), Some(("D", Level::Coarse)));
-        // nothing like it → the global favourite (B and D tie at 2: the lower hash wins, deterministic)
-        let (t, l) = b.lookup(&ctx("row", 10.0, &["cooldown"])).unwrap();
-        assert_eq!(l, Level::Global);
-        assert!(t == "B" || t == "D");
-        assert_eq!(Baseline::new().lookup(&ctx("row", 10.0, &[])), None);
+        // nothing like it → the global favourite (B and D tie at 2: the earlier counter wins)
+        assert_eq!(b.lookup(&ctx("row", 10.0, &["cooldown"])), Some(("B", Level::Global)));
+        assert_eq!(Baseline::for_contexts(&asked).lookup(&ctx("row", 10.0, &[])), None);
     }
 
     #[test]
     fn misra_gries_keeps_the_majority() {
-        let mut s = Slots::default();
+        let mut s = Slots::new(3);
         for (i, t) in ["x", "a", "x", "b", "x", "c", "x", "d", "x"].iter().enumerate() {
             s.add(if *t == "x" { 0 } else { i as u64 + 1 }, t);
         }

@@ -112,10 +112,12 @@ pub fn batches_of(tok: &CoachTokenizer, examples: &[Example], context: usize, si
 pub struct StreamConfig {
     /// Shards, in order.
     pub files: Vec<PathBuf>,
-    /// Held-out records are skipped.
+    /// Only the training side is streamed (held-out and dev records are skipped).
     pub split: Split,
     /// Records per batch.
     pub batch_size: usize,
+    /// Most padded positions per batch (long sequences make smaller batches).
+    pub max_batch_tokens: usize,
     /// Capacity of the shuffle buffer (records).
     pub shuffle_capacity: usize,
     /// Batches formed together from one length-sorted window.
@@ -200,7 +202,7 @@ fn produce(
     let mut sent = 0u64;
     let limit = cfg.max_records.unwrap_or(u64::MAX);
     let window_cap = cfg.batch_size * cfg.window_batches.max(1);
-    let mut rng = SplitMix64::new(cfg.seed ^ 0xBA7C_4E5);
+    let mut rng = SplitMix64::new(cfg.seed ^ 0x0BA7_C4E5);
     for epoch in 0u32.. {
         let mut reader = ShardReader::new(cfg.files.clone());
         let mut shuffle = ShuffleBuffer::new(cfg.shuffle_capacity, cfg.seed.wrapping_add(u64::from(epoch) * 7919));
@@ -208,9 +210,20 @@ fn produce(
         let sent_before = sent;
         let flush = |window: &mut Vec<Encoded>, sent: &mut u64, rng: &mut SplitMix64| -> bool {
             window.sort_by_key(|e| e.ids.len());
+            // sorted by length, each batch is `batch_size` records or fewer when long sequences
+            // would exceed the padded-token cap (bounds a step's memory, whatever the data holds)
             let mut chunks: Vec<Vec<Encoded>> = Vec::new();
-            for c in window.drain(..).collect::<Vec<_>>().chunks(cfg.batch_size) {
-                chunks.push(c.to_vec());
+            let mut chunk: Vec<Encoded> = Vec::new();
+            for e in window.drain(..) {
+                let t = e.ids.len() - 1;
+                if !chunk.is_empty() && (chunk.len() >= cfg.batch_size || (chunk.len() + 1) * t > cfg.max_batch_tokens)
+                {
+                    chunks.push(std::mem::take(&mut chunk));
+                }
+                chunk.push(e);
+            }
+            if !chunk.is_empty() {
+                chunks.push(chunk);
             }
             for i in (1..chunks.len()).rev() {
                 chunks.swap(i, rng.below(i + 1));
@@ -241,7 +254,7 @@ fn produce(
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            if cfg.split.is_held_out(ex.content_hash()) {
+            if !cfg.split.is_training(ex.content_hash()) {
                 continue;
             }
             if let Some(out) = shuffle.push(ex) {

@@ -73,8 +73,8 @@ pub fn model_card(cfg: &ArtifactConfig, r: &TrainingReport) -> String {
     let _ = writeln!(s, "| valid records | {} |", d.records);
     let _ = writeln!(
         s,
-        "| training / held-out split | {} / {} (deterministic, by content hash) |",
-        d.train_records, d.heldout_records
+        "| training / dev / held-out split | {} / {} / {} (deterministic, by content hash; dev = early stopping) |",
+        d.train_records, d.dev_records, d.heldout_records
     );
     let _ = writeln!(s, "| invalid lines skipped | {} |", d.invalid_lines);
     let _ = writeln!(

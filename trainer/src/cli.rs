@@ -1,5 +1,5 @@
 //! The `coach-trainer` command line, also callable in-process as [`run`] (the server runs
-//! `coach-server train …` as a child process of itself and hands the arguments over).
+//! `coach-server trainer …` as a child process of itself and hands the arguments over).
 //!
 //! `train` and `eval` print one JSON object per line on stdout, for a supervising process:
 //! `{"event":"progress","phase":"tokenizer|training|evaluation","step":…,"loss":…,"elapsed":…}`,
@@ -72,6 +72,10 @@ pub(crate) struct RunArgs {
     /// Peak learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Train with candle's differentiable compositions instead of the fused kernels (slower;
+    /// for comparison).
+    #[arg(long)]
+    pub reference_kernels: bool,
 }
 
 impl RunArgs {
@@ -89,6 +93,9 @@ impl RunArgs {
         m.n_heads = self.heads.unwrap_or(m.n_heads);
         o.batch_size = self.batch_size.unwrap_or(o.batch_size);
         o.learning_rate = self.lr.unwrap_or(o.learning_rate);
+        if self.reference_kernels {
+            o.kernels = crate::model::Kernels::Reference;
+        }
     }
 }
 

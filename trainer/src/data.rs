@@ -258,20 +258,25 @@ fn read_line_capped(reader: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) ->
     }
 }
 
-/// The deterministic held-out split: a record is held out when its content hash falls in the
-/// lowest `fraction` of the hash space; when that selects nothing in a set of ten or more
-/// records, the record with the smallest hash is held out so there is always something to score.
+/// The deterministic split by content hash. A record is **held out** (scored, never trained on)
+/// when its hash falls in the lowest `fraction` of the hash space; when that selects nothing in a
+/// set of ten or more records, the record with the smallest hash is held out so there is always
+/// something to score. Larger sets (see [`Split::decide`]) also set aside a small **dev** slice
+/// just above the held-out range for early stopping, so the held-out scores stay untouched by
+/// model selection. Everything else is training data.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Split {
     /// Hashes below this are held out.
     pub threshold: u64,
+    /// Hashes in `threshold..dev_end` form the dev slice (empty when equal).
+    pub dev_end: u64,
     /// A single record held out by the minimum rule (tiny data sets).
     pub forced: Option<u64>,
 }
 
 impl Split {
-    /// The hash threshold for a held-out share of `fraction` (0–1).
+    /// The hash threshold for a share of `fraction` (0–1).
     pub fn threshold_for(fraction: f64) -> u64 {
         (fraction.clamp(0.0, 1.0) * u64::MAX as f64) as u64
     }
@@ -281,12 +286,28 @@ impl Split {
         hash < self.threshold || self.forced == Some(hash)
     }
 
-    /// Decides the split for a data set from one pass of hashes: `held_by_rule` records fell under
-    /// the threshold, `total` were valid, and `min_hash` is the smallest hash seen.
-    pub fn decide(fraction: f64, total: u64, held_by_rule: u64, min_hash: Option<u64>) -> Split {
+    /// Whether the record with this content hash is in the dev slice.
+    pub fn is_dev(&self, hash: u64) -> bool {
+        hash >= self.threshold && hash < self.dev_end && self.forced != Some(hash)
+    }
+
+    /// Whether the record with this content hash is trained on.
+    pub fn is_training(&self, hash: u64) -> bool {
+        !self.is_held_out(hash) && !self.is_dev(hash)
+    }
+
+    /// Decides the split from one pass of hashes: `held_by_rule` records fell under the held-out
+    /// threshold, `total` were valid, `min_hash` is the smallest hash seen. The dev slice
+    /// (`dev_fraction` of the hash space) exists only when `total ≥ dev_min_records`.
+    pub fn decide(fraction: f64, dev: (f64, u64), total: u64, held_by_rule: u64, min_hash: Option<u64>) -> Split {
         let threshold = Self::threshold_for(fraction);
         let forced = if held_by_rule == 0 && total >= 10 { min_hash } else { None };
-        Split { threshold, forced }
+        let dev_end = if total >= dev.1 && forced.is_none() {
+            threshold.saturating_add(Self::threshold_for(dev.0))
+        } else {
+            threshold
+        };
+        Split { threshold, dev_end, forced }
     }
 }
 
@@ -356,11 +377,16 @@ mod tests {
 
     #[test]
     fn split_rules() {
-        let s = Split::decide(0.1, 100, 9, Some(5));
+        let s = Split::decide(0.1, (0.02, 1000), 100, 9, Some(5));
         assert_eq!(s.forced, None);
         assert!(s.is_held_out(0) && !s.is_held_out(u64::MAX));
-        let s = Split::decide(0.1, 12, 0, Some(u64::MAX - 3));
-        assert!(s.is_held_out(u64::MAX - 3));
-        assert_eq!(Split::decide(0.1, 9, 0, Some(1 << 63)).forced, None);
+        assert!(!s.is_dev(s.threshold) && s.is_training(s.threshold), "no dev slice below 1000 records");
+        let s = Split::decide(0.1, (0.02, 1000), 12, 0, Some(u64::MAX - 3));
+        assert!(s.is_held_out(u64::MAX - 3) && !s.is_training(u64::MAX - 3));
+        assert_eq!(Split::decide(0.1, (0.02, 1000), 9, 0, Some(1 << 63)).forced, None);
+        let s = Split::decide(0.1, (0.02, 1000), 5000, 480, Some(3));
+        let dev = s.threshold + 1;
+        assert!(s.is_dev(dev) && !s.is_held_out(dev) && !s.is_training(dev));
+        assert!(s.is_training(s.dev_end) && s.is_held_out(s.threshold - 1));
     }
 }

@@ -11,16 +11,16 @@ use anyhow::{Result, ensure};
 use serde::Serialize;
 
 use crate::baseline::{Baseline, Coverage, Level};
-use crate::batch::batches_of;
+use crate::batch::{Batch, batches_of};
 use crate::bleu::BleuStats;
 use crate::data::Example;
 use crate::generate::{CoachModel, GenOptions};
-use crate::model::Kernels;
+use crate::model::{Gpt, Kernels};
 use crate::report::{BaselineReport, EvalScores};
-use crate::scan::{DataSummary, ScanOptions, collect, scan};
+use crate::scan::{DataSummary, ScanOptions, baseline_for, collect, scan};
 
 /// Records per loss batch.
-const EVAL_BATCH: usize = 64;
+pub const EVAL_BATCH: usize = 32;
 
 /// Loss of a model on records.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,17 +35,25 @@ pub struct LossScores {
     pub records: usize,
 }
 
-/// Cross-entropy of the targets of `examples` (inference kernels, no gradients).
-pub fn heldout_loss(model: &CoachModel, examples: &[Example]) -> Result<LossScores> {
-    let gpt = model.network();
+/// Summed cross-entropy, target tokens, response bytes and records of prepared batches (fused
+/// kernels). Pass a detached network ([`Gpt::detached`]) so no autograd graph is recorded.
+pub fn batches_loss(gpt: &Gpt, batches: &[Batch]) -> Result<(f64, usize, usize, usize)> {
     let (mut sum, mut tokens, mut bytes, mut records) = (0f64, 0usize, 0usize, 0usize);
-    for b in batches_of(model.tokenizer(), examples, gpt.cfg.context, EVAL_BATCH)? {
+    for b in batches {
         let (ids, rows, targets) = b.tensors()?;
-        sum += gpt.loss_sum(&ids, &rows, &targets, Kernels::Fused)?.to_scalar::<f32>()? as f64;
+        sum += gpt.loss_sum(&ids, &rows, &targets, Kernels::Fused)?.detach().to_scalar::<f32>()? as f64;
         tokens += b.targets.len();
         bytes += b.target_bytes;
         records += b.b;
     }
+    Ok((sum, tokens, bytes, records))
+}
+
+/// Cross-entropy of the targets of `examples`.
+pub fn heldout_loss(model: &CoachModel, examples: &[Example]) -> Result<LossScores> {
+    let gpt = model.network();
+    let batches = batches_of(model.tokenizer(), examples, gpt.cfg.context, EVAL_BATCH)?;
+    let (sum, tokens, bytes, records) = batches_loss(gpt, &batches)?;
     ensure!(tokens > 0, "nothing to score: no held-out records");
     Ok(LossScores { validation_loss: sum / tokens as f64, loss_per_byte: sum / bytes.max(1) as f64, tokens, records })
 }
@@ -102,7 +110,6 @@ pub fn baseline_scores(baseline: &Baseline, examples: &[Example], n: usize) -> B
     BaselineReport {
         bleu_score: bleu.score(),
         coverage: Coverage { exact: levels[0] as f64 / c, coarse: levels[1] as f64 / c, global: levels[2] as f64 / c },
-        exact_keys: baseline.exact_keys(),
     }
 }
 
@@ -151,7 +158,8 @@ pub fn evaluate_dir(model_dir: &Path, data_dir: &Path, opts: &ScanOptions, gener
     let s = scan(data_dir, opts)?;
     let c = collect(&s.files, &s.split, opts)?;
     ensure!(!c.heldout.is_empty(), "the data has no held-out records (at least 10 valid records are needed)");
-    let scores = evaluate(&model, &c.heldout, &c.baseline, generations)?;
+    let baseline = baseline_for(&s.files, &s.split, c.heldout.iter().take(generations).map(|e| &e.context))?;
+    let scores = evaluate(&model, &c.heldout, &baseline, generations)?;
     Ok(EvalReport {
         version: model.version().to_string(),
         scores,

@@ -117,7 +117,7 @@ impl CoachModel {
 
     /// Writes a coaching line for `ctx`.
     pub fn generate(&self, ctx: &CoachContext, opts: GenOptions) -> Result<Generation> {
-        let mut rng = SplitMix64::new(opts.seed ^ 0xC0AC_4);
+        let mut rng = SplitMix64::new(opts.seed ^ 0x000C_0AC4);
         let prompt = self.tok.prompt_ids(ctx);
         let context = self.gpt.cfg.context;
         let mut cache = KvCache::default();

@@ -2,7 +2,7 @@
 //!
 //! The real trainer of the Coach language model: a small GPT-style decoder-only transformer
 //! (candle, CPU) that learns to write a coaching line, and the tone to say it in, from a compact
-//! workout context. The server runs it as a separate process (`coach-server train …` calls
+//! workout context. The server runs it as a separate process (`coach-server trainer …` calls
 //! [`cli::run`]) so a crash or an out-of-memory kill cannot take the API down, and serves the
 //! result with [`CoachModel`].
 //!
@@ -13,7 +13,7 @@
 //! | [`tokenizer`] | byte-level BPE (`tokenizers`) plus the prompt's special tokens |
 //! | [`model`] | the transformer, its parameters and safetensors I/O |
 //! | [`batch`] | encoding, padded batches with target-only loss positions, the producer thread |
-//! | [`train`] | a run end to end: [`train()`] with [`TrainOptions`] |
+//! | [`mod@train`] | a run end to end: [`train()`] with [`TrainOptions`] |
 //! | [`eval`], [`bleu`], [`baseline`] | held-out loss, perplexity, loss per byte, BLEU-4, responsiveness, the lookup baseline |
 //! | [`generate`] | [`CoachModel::load`] and [`CoachModel::generate`] for serving |
 //! | [`compliance`] | [`compliance_sample`]: PII, length, emptiness and tone checks of generations |

@@ -53,7 +53,7 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<()> {
         ensure!(self.vocab_size >= 300 && self.vocab_size <= 65_536, "vocab_size must be 300–65536");
         ensure!(
-            self.d_model >= 8 && self.n_heads >= 1 && self.d_model % self.n_heads == 0,
+            self.d_model >= 8 && self.n_heads >= 1 && self.d_model.is_multiple_of(self.n_heads),
             "n_heads must divide d_model"
         );
         ensure!(self.n_layers >= 1 && self.d_ff >= 8, "n_layers and d_ff must be positive");

@@ -87,7 +87,8 @@ pub struct TrainingStats {
     pub epochs: f64,
     /// Share of the distinct training records seen at least once (0–1).
     pub data_seen_share: f64,
-    /// `budget` (time ran out) or `epochs` (the epoch limit was reached).
+    /// `budget` (time ran out), `epochs` (the epoch limit was reached) or `early_stopping` (the
+    /// dev loss stopped improving).
     pub stopped_by: String,
     /// Seconds of optimizer steps.
     pub train_seconds: f64,
@@ -109,6 +110,16 @@ pub struct TrainingStats {
     pub seed: u64,
     /// Records skipped because their text spells a special token.
     pub skipped_reserved: u64,
+    /// `fused` or `reference` kernels.
+    pub kernels: String,
+    /// Dev records used for early stopping (0: none, the data set is small).
+    pub dev_records: usize,
+    /// Best dev loss seen.
+    pub best_dev_loss: Option<f64>,
+    /// Step of the best dev loss.
+    pub best_step: Option<u64>,
+    /// Whether the best weights were put back at the end (they beat the final ones).
+    pub restored_best: bool,
     /// Mean loss of the first logged steps (to see it fall).
     pub first_loss: f64,
 }
@@ -121,8 +132,6 @@ pub struct BaselineReport {
     pub bleu_score: f64,
     /// Which key answered, by share.
     pub coverage: Coverage,
-    /// Exact-context keys in the table.
-    pub exact_keys: usize,
 }
 
 /// Held-out scores of a model.

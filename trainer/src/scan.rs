@@ -1,9 +1,10 @@
-//! The two streaming passes before training. Pass 1 counts the records, decides the held-out
+//! The streaming passes around training. Pass 1 counts the records, decides the held-out
 //! [`Split`] and gathers aggregate statistics for the model card; pass 2 collects what training
-//! and evaluation need from the training side of the split: a bounded sample of responses for the
-//! tokenizer, the retrieval [`Baseline`], and a bounded held-out evaluation sample (the records
-//! with the smallest hashes, so the sample is the same for every model scored on this data).
-//! Nothing here grows with the data set beyond fixed caps.
+//! and evaluation need: from the training side a bounded sample of responses for the tokenizer;
+//! a bounded held-out evaluation sample (the records with the
+//! smallest hashes, so the sample is the same for every model scored on this data); and a bounded
+//! dev sample for early stopping. Pass 3 ([`baseline_for`]) builds the retrieval [`Baseline`] for
+//! the evaluation contexts. Nothing here grows with the data set beyond fixed caps.
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use coach_shared::{RandomSource, SplitMix64, Tone};
 use serde::Serialize;
 
 use crate::baseline::Baseline;
-use crate::data::{Example, ReadStats, ShardReader, Split, shard_files};
+use crate::data::{CoachContext, Example, ReadStats, ShardReader, Split, shard_files};
 use crate::tokenizer::{is_token_worthy_exercise, normalize_exercise};
 
 /// Distinct exercise types counted (beyond this, new ones are not tracked).
@@ -25,6 +26,12 @@ const MAX_EXERCISE_KINDS: usize = 4096;
 pub struct ScanOptions {
     /// Share of records held out (0–1).
     pub heldout_fraction: f64,
+    /// Share of records in the dev slice for early stopping (0–1)…
+    pub dev_fraction: f64,
+    /// …when the data set has at least this many records.
+    pub dev_min_records: u64,
+    /// Most dev records kept.
+    pub dev_cap: usize,
     /// Most held-out records kept for scoring.
     pub eval_cap: usize,
     /// Most responses sampled for tokenizer training.
@@ -41,6 +48,9 @@ impl Default for ScanOptions {
     fn default() -> Self {
         Self {
             heldout_fraction: 0.1,
+            dev_fraction: 0.02,
+            dev_min_records: 1000,
+            dev_cap: 300,
             eval_cap: 1000,
             tokenizer_sample: 20_000,
             exercise_min_count: 5,
@@ -68,6 +78,8 @@ pub struct DataSummary {
     pub train_records: u64,
     /// Records held out.
     pub heldout_records: u64,
+    /// Records in the dev slice (early stopping; not trained on).
+    pub dev_records: u64,
     /// Records of every context tag (closed vocabulary).
     pub tag_distribution: BTreeMap<String, u64>,
     /// Records per tone the rules ask for.
@@ -101,7 +113,8 @@ pub fn scan(dir: &Path, opts: &ScanOptions) -> Result<Scan> {
     let files = shard_files(dir)?;
     let mut reader = ShardReader::new(files.clone());
     let threshold = Split::threshold_for(opts.heldout_fraction);
-    let (mut held, mut min_hash) = (0u64, None::<u64>);
+    let dev_end = threshold.saturating_add(Split::threshold_for(opts.dev_fraction));
+    let (mut held, mut dev, mut min_hash) = (0u64, 0u64, None::<u64>);
     let mut s = DataSummary { shards: files.len(), ..Default::default() };
     let mut tags = vec![0u64; CONTEXT_TAGS.len()];
     let mut tones = [0u64; 3];
@@ -111,6 +124,7 @@ pub fn scan(dir: &Path, opts: &ScanOptions) -> Result<Scan> {
     while let Some(ex) = reader.next_example()? {
         let h = ex.content_hash();
         held += u64::from(h < threshold);
+        dev += u64::from(h >= threshold && h < dev_end);
         min_hash = Some(min_hash.map_or(h, |m: u64| m.min(h)));
         let c = &ex.context;
         for i in crate::tokenizer::canonical_tags(&c.context_tags) {
@@ -137,14 +151,17 @@ pub fn scan(dir: &Path, opts: &ScanOptions) -> Result<Scan> {
     if stats.valid == 0 {
         bail!("no valid training records in {} ({} invalid lines)", dir.display(), stats.invalid());
     }
-    let split = Split::decide(opts.heldout_fraction, stats.valid, held, min_hash);
+    let split =
+        Split::decide(opts.heldout_fraction, (opts.dev_fraction, opts.dev_min_records), stats.valid, held, min_hash);
     let heldout = if split.forced.is_some() { 1 } else { held };
+    let dev = if split.dev_end > split.threshold { dev } else { 0 };
     s.records = stats.valid;
     s.invalid_json = stats.invalid_json;
     s.invalid_values = stats.invalid_values;
     s.invalid_lines = stats.invalid();
     s.heldout_records = heldout;
-    s.train_records = stats.valid - heldout;
+    s.dev_records = dev;
+    s.train_records = stats.valid - heldout - dev;
     s.tag_distribution = CONTEXT_TAGS.iter().zip(&tags).map(|(t, n)| (t.to_string(), *n)).collect();
     s.tone_distribution = Tone::ALL.iter().zip(&tones).map(|(t, n)| (t.as_str().to_string(), *n)).collect();
     s.exercise_types = exercises.len();
@@ -184,32 +201,30 @@ impl Ord for ByHash {
 pub struct Collected {
     /// Held-out records to score, by ascending hash (at most `eval_cap`).
     pub heldout: Vec<Example>,
+    /// Dev records for early stopping, by ascending hash (at most `dev_cap`).
+    pub dev: Vec<Example>,
     /// Responses sampled for tokenizer training.
     pub tokenizer_sample: Vec<String>,
-    /// The lookup table.
-    pub baseline: Baseline,
 }
 
 /// Pass 2, over the split decided by pass 1.
 pub fn collect(files: &[PathBuf], split: &Split, opts: &ScanOptions) -> Result<Collected> {
     let mut reader = ShardReader::new(files.to_vec());
     let mut heap: BinaryHeap<ByHash> = BinaryHeap::new();
+    let mut dev_heap: BinaryHeap<ByHash> = BinaryHeap::new();
     let mut sample: Vec<String> = Vec::new();
     let mut seen_train = 0u64;
     let mut rng = SplitMix64::new(opts.seed ^ 0x70C3_11E5);
-    let mut baseline = Baseline::new();
     while let Some(ex) = reader.next_example()? {
         let h = ex.content_hash();
         if split.is_held_out(h) {
-            if heap.len() < opts.eval_cap {
-                heap.push(ByHash(h, ex));
-            } else if heap.peek().is_some_and(|top| h < top.0) {
-                heap.pop();
-                heap.push(ByHash(h, ex));
-            }
+            keep_smallest(&mut heap, opts.eval_cap, ByHash(h, ex));
             continue;
         }
-        baseline.add(&ex.context, &ex.ai_response);
+        if split.is_dev(h) {
+            keep_smallest(&mut dev_heap, opts.dev_cap, ByHash(h, ex));
+            continue;
+        }
         seen_train += 1;
         if sample.len() < opts.tokenizer_sample {
             sample.push(ex.ai_response);
@@ -220,7 +235,32 @@ pub fn collect(files: &[PathBuf], split: &Split, opts: &ScanOptions) -> Result<C
             }
         }
     }
-    let mut heldout: Vec<ByHash> = heap.into_vec();
-    heldout.sort();
-    Ok(Collected { heldout: heldout.into_iter().map(|b| b.1).collect(), tokenizer_sample: sample, baseline })
+    let sorted = |heap: BinaryHeap<ByHash>| heap.into_sorted_vec().into_iter().map(|b| b.1).collect();
+    Ok(Collected { heldout: sorted(heap), dev: sorted(dev_heap), tokenizer_sample: sample })
+}
+
+/// Pass 3, at evaluation time: the retrieval baseline for `contexts`, from the training side.
+pub fn baseline_for<'a>(
+    files: &[PathBuf],
+    split: &Split,
+    contexts: impl IntoIterator<Item = &'a CoachContext>,
+) -> Result<Baseline> {
+    let mut baseline = Baseline::for_contexts(contexts);
+    let mut reader = ShardReader::new(files.to_vec());
+    while let Some(ex) = reader.next_example()? {
+        if split.is_training(ex.content_hash()) {
+            baseline.add(&ex.context, &ex.ai_response);
+        }
+    }
+    Ok(baseline)
+}
+
+/// Keeps the `cap` items with the smallest hashes.
+fn keep_smallest(heap: &mut BinaryHeap<ByHash>, cap: usize, item: ByHash) {
+    if heap.len() < cap {
+        heap.push(item);
+    } else if heap.peek().is_some_and(|top| item.0 < top.0) {
+        heap.pop();
+        heap.push(item);
+    }
 }

@@ -1,8 +1,8 @@
 //! A training run, end to end: scan the shards and decide the held-out split, build (or reuse) the
 //! tokenizer, start from scratch or continue from a previous model, train with AdamW under a
 //! wall-clock budget and/or an epoch limit (linear warm-up, cosine decay on the larger of the time
-//! and data progress), evaluate on the held-out split next to the retrieval baseline, and write the
-//! model directory atomically.
+//! and data progress) with early stopping on a dev slice (best weights kept), evaluate on the
+//! held-out split next to the retrieval baseline, and write the model directory atomically.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,16 +11,17 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use candle_core::Tensor;
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use coach_shared::types::training::ModelMetrics;
 
 use crate::artifacts::{ArtifactConfig, GenerationConfig, ModelArtifacts, check_destination, write_model_dir};
-use crate::batch::{BatchStream, StreamConfig};
-use crate::eval::evaluate;
+use crate::batch::{BatchStream, StreamConfig, batches_of};
+use crate::eval::{EVAL_BATCH, batches_loss, evaluate};
 use crate::generate::{CoachModel, GenOptions};
 use crate::model::{Gpt, Kernels, ModelConfig, ParamStore};
 use crate::report::{InitReport, Phase, Progress, TokenizerReport, TrainingReport, TrainingStats, peak_rss_bytes};
-use crate::scan::{ScanOptions, collect, scan};
+use crate::scan::{ScanOptions, baseline_for, collect, scan};
 use crate::tokenizer::CoachTokenizer;
 
 /// Default wall-clock budget of the optimisation (seconds): the weekly 50k-record run fits in
@@ -50,6 +51,9 @@ pub struct TrainOptions {
     pub model: ModelConfig,
     /// Records per batch.
     pub batch_size: usize,
+    /// Most padded positions per batch: batches of long sequences hold fewer records, so a step's
+    /// memory is bounded whatever lengths the data holds.
+    pub max_batch_tokens: usize,
     /// Peak learning rate.
     pub learning_rate: f64,
     /// The learning rate decays to this share of the peak.
@@ -68,6 +72,13 @@ pub struct TrainOptions {
     pub eval_generations: usize,
     /// Seconds between progress events during training.
     pub progress_every: Duration,
+    /// Kernels of the optimisation (the fused ones; the reference compositions for comparison).
+    pub kernels: Kernels,
+    /// Early stopping: stop after this many dev-loss checks without improvement (0 = never), and
+    /// keep the best weights seen. Needs a dev slice (see `ScanOptions::dev_min_records`).
+    pub patience: u32,
+    /// Time between dev-loss checks (`None`: a 40th of the budget, at least 3 s).
+    pub dev_check_every: Option<Duration>,
 }
 
 impl TrainOptions {
@@ -83,6 +94,7 @@ impl TrainOptions {
             version: "v0.1.0".into(),
             model: ModelConfig::default(),
             batch_size: 32,
+            max_batch_tokens: 32 * 56,
             learning_rate: 3e-3,
             min_lr_ratio: 0.1,
             warmup_steps: 30,
@@ -92,6 +104,9 @@ impl TrainOptions {
             scan: ScanOptions::default(),
             eval_generations: 300,
             progress_every: Duration::from_secs(2),
+            kernels: Kernels::Fused,
+            patience: 5,
+            dev_check_every: None,
         }
     }
 
@@ -252,6 +267,7 @@ pub fn train(opts: &TrainOptions, on_progress: &mut dyn FnMut(&Progress)) -> Res
             files: scanned.files.clone(),
             split: scanned.split,
             batch_size: opts.batch_size,
+            max_batch_tokens: opts.max_batch_tokens.max(opts.model.context),
             shuffle_capacity: opts.shuffle_capacity,
             window_batches: opts.window_batches,
             seed: opts.seed,
@@ -260,6 +276,8 @@ pub fn train(opts: &TrainOptions, on_progress: &mut dyn FnMut(&Progress)) -> Res
         },
         tok.clone(),
     );
+    let dev_batches = batches_of(&tok, &collected.dev, cfg.context, EVAL_BATCH)?;
+    let mut dev = DevTracker::new(opts, !dev_batches.is_empty());
     let train_t = Instant::now();
     let (mut step, mut seen, mut tokens) = (0u64, 0u64, 0u64);
     let mut losses: Vec<f64> = Vec::new();
@@ -289,7 +307,7 @@ pub fn train(opts: &TrainOptions, on_progress: &mut dyn FnMut(&Progress)) -> Res
         opt.set_learning_rate(learning_rate(opts, step, progress));
         let (ids, rows, targets) = item.batch.tensors()?;
         let n = item.batch.targets.len().max(1) as f64;
-        let loss = (gpt.loss_sum(&ids, &rows, &targets, Kernels::Fused)? / n)?;
+        let loss = (gpt.loss_sum(&ids, &rows, &targets, opts.kernels)? / n)?;
         opt.backward_step(&loss)?;
         let l = loss.to_scalar::<f32>()? as f64;
         if !l.is_finite() {
@@ -304,7 +322,12 @@ pub fn train(opts: &TrainOptions, on_progress: &mut dyn FnMut(&Progress)) -> Res
             let recent = mean_tail(&losses, 20);
             emit(Phase::Training, step, Some(recent), seen, seen as f64 / train_records as f64, None);
         }
+        if dev.due() && dev.check(&gpt, &dev_batches, &store, step)? {
+            stopped_by = "early_stopping";
+            break;
+        }
     }
+    let restored_best = dev.restore_if_better(&gpt, &dev_batches, &store)?;
     let train_secs = secs(train_t.elapsed());
     let skipped = stream.skipped.load(Ordering::Relaxed);
     stream.finish();
@@ -326,7 +349,9 @@ pub fn train(opts: &TrainOptions, on_progress: &mut dyn FnMut(&Progress)) -> Res
         Arc::try_unwrap(tok).ok().context("tokenizer still shared")?,
         opts.version.clone(),
     );
-    let scores = evaluate(&model, &collected.heldout, &collected.baseline, opts.eval_generations)?;
+    let asked = collected.heldout.iter().take(opts.eval_generations).map(|e| &e.context);
+    let baseline = baseline_for(&scanned.files, &scanned.split, asked)?;
+    let scores = evaluate(&model, &collected.heldout, &baseline, opts.eval_generations)?;
     let training_loss = mean_tail(&losses, 50);
     let report = TrainingReport {
         version: opts.version.clone(),
@@ -358,6 +383,11 @@ pub fn train(opts: &TrainOptions, on_progress: &mut dyn FnMut(&Progress)) -> Res
             threads: candle_core::utils::get_num_threads(),
             seed: opts.seed,
             skipped_reserved: skipped,
+            kernels: format!("{:?}", opts.kernels).to_lowercase(),
+            dev_records: collected.dev.len(),
+            best_dev_loss: dev.best.as_ref().map(|b| b.loss),
+            best_step: dev.best.as_ref().map(|b| b.step),
+            restored_best,
             first_loss: losses.iter().take(5).sum::<f64>() / losses.len().min(5) as f64,
         },
         model: cfg,
@@ -405,6 +435,76 @@ pub fn learning_rate(opts: &TrainOptions, step: u64, progress: f64) -> f64 {
     }
     let floor = peak * opts.min_lr_ratio;
     floor + (peak - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress.clamp(0.0, 1.0)).cos())
+}
+
+/// The best dev loss and the weights that had it.
+struct Best {
+    loss: f64,
+    step: u64,
+    weights: Vec<Tensor>,
+}
+
+/// Early stopping on the dev slice: checks the dev loss every few seconds, snapshots the weights
+/// when it improves, and says when it has not improved for `patience` checks.
+struct DevTracker {
+    enabled: bool,
+    every: Duration,
+    last: Instant,
+    patience: u32,
+    bad: u32,
+    best: Option<Best>,
+}
+
+impl DevTracker {
+    fn new(opts: &TrainOptions, has_dev: bool) -> Self {
+        let auto = opts.budget.map_or(Duration::from_secs(5), |b| (b / 40).max(Duration::from_secs(3)));
+        let every = opts.dev_check_every.unwrap_or(auto);
+        Self {
+            enabled: has_dev && opts.patience > 0,
+            every,
+            last: Instant::now(),
+            patience: opts.patience,
+            bad: 0,
+            best: None,
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.enabled && self.last.elapsed() >= self.every
+    }
+
+    fn loss(gpt: &Gpt, batches: &[crate::batch::Batch]) -> Result<f64> {
+        // on a detached copy: no autograd graph is recorded, so no activations are kept
+        let (sum, tokens, _, _) = batches_loss(&gpt.detached()?, batches)?;
+        Ok(sum / tokens.max(1) as f64)
+    }
+
+    /// Checks the dev loss; `true` when training should stop.
+    fn check(&mut self, gpt: &Gpt, batches: &[crate::batch::Batch], store: &ParamStore, step: u64) -> Result<bool> {
+        let loss = Self::loss(gpt, batches)?;
+        self.last = Instant::now();
+        if self.best.as_ref().is_none_or(|b| loss < b.loss * (1.0 - 1e-3)) {
+            let weights =
+                store.vars.values().map(|v| v.as_tensor().detach().copy()).collect::<candle_core::Result<_>>()?;
+            self.best = Some(Best { loss, step, weights });
+            self.bad = 0;
+            return Ok(false);
+        }
+        self.bad += 1;
+        Ok(self.bad >= self.patience)
+    }
+
+    /// Puts the best weights back if they beat the final ones on the dev slice.
+    fn restore_if_better(&self, gpt: &Gpt, batches: &[crate::batch::Batch], store: &ParamStore) -> Result<bool> {
+        let Some(best) = self.best.as_ref().filter(|_| self.enabled) else { return Ok(false) };
+        if Self::loss(gpt, batches)? <= best.loss {
+            return Ok(false);
+        }
+        for (var, w) in store.vars.values().zip(&best.weights) {
+            var.set(w)?;
+        }
+        Ok(true)
+    }
 }
 
 fn mean_tail(v: &[f64], n: usize) -> f64 {

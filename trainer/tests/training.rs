@@ -199,3 +199,28 @@ fn too_little_data_or_bad_options_fail_clearly() {
     assert!(train(&o, &mut |_| {}).is_err());
     assert!(!tmp.path().join("m").exists());
 }
+
+#[test]
+fn the_serving_model_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<CoachModel>();
+}
+
+#[test]
+fn early_stopping_on_the_dev_slice_keeps_the_best_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    write_synthetic(&data, 1200, 1200, 8).unwrap();
+    let mut o = options(&data, &tmp.path().join("m"), 4.0);
+    o.model = ModelConfig { d_model: 32, n_layers: 1, n_heads: 2, d_ff: 64, ..ModelConfig::default() };
+    o.patience = 1;
+    o.dev_check_every = Some(Duration::ZERO);
+    o.eval_generations = 5;
+    let r = train(&o, &mut |_| {}).unwrap().report;
+    assert!(r.data.dev_records > 0 && r.training.dev_records > 0, "{:?}", r.data);
+    assert_eq!(r.data.train_records + r.data.heldout_records + r.data.dev_records, 1200);
+    assert_eq!(r.training.stopped_by, "early_stopping", "{:?}", r.training);
+    let best = r.training.best_step.unwrap();
+    assert!(best >= 1 && best <= r.training.steps);
+    assert!(r.training.best_dev_loss.unwrap().is_finite());
+}

@@ -26,6 +26,7 @@ struct Row {
     sleep_hours: Option<f64>,
     ai_response: String,
     context_tags: String,
+    event_at: i64,
 }
 
 /// One line of a shard (the trainer's input format).
@@ -39,6 +40,8 @@ struct Line<'a> {
     sleep_hours: Option<f64>,
     context_tags: Vec<String>,
     ai_response: &'a str,
+    /// When the workout event happened (feeds the model card's date range only).
+    timestamp: chrono::DateTime<chrono::Utc>,
 }
 
 /// What was exported.
@@ -68,7 +71,8 @@ pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Pat
     let mut in_shard = 0usize;
     loop {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, exercise_type, set_number, strain_percentage, skip_reason, sleep_hours, ai_response, context_tags
+            "SELECT id, exercise_type, set_number, strain_percentage, skip_reason, sleep_hours, ai_response, context_tags,
+                    event_at
              FROM ai_training_data
              WHERE id > $1 AND event_at >= $2 AND ($3 OR batch_id = $4)
              ORDER BY id LIMIT $5",
@@ -100,6 +104,7 @@ pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Pat
                 sleep_hours: r.sleep_hours,
                 context_tags: serde_json::from_str(&r.context_tags).unwrap_or_default(),
                 ai_response: &r.ai_response,
+                timestamp: crate::db::to_dt(r.event_at),
             };
             let mut text = serde_json::to_vec(&line)?;
             text.push(b'\n');

@@ -167,7 +167,10 @@ pub async fn sync_live_models(state: &AppState) -> Result<()> {
                     .serving
                     .load(std::path::Path::new(path))
                     .with_context(|| format!("loading {} for {env}", m.version))?;
-                state.training.serving.swap(env, LiveModel { model_id: m.id.clone(), version: m.version.clone(), generator });
+                state
+                    .training
+                    .serving
+                    .swap(env, LiveModel { model_id: m.id.clone(), version: m.version.clone(), generator });
             }
             None if serving.is_some() => state.training.serving.clear(env),
             _ => {}

@@ -40,7 +40,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         voice::router(),
         deletion::router(),
     ];
-    areas.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), OpenApiRouter::merge)
+    let mut router = areas.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), OpenApiRouter::merge);
+    crate::openapi::complete(router.get_openapi_mut());
+    router
 }
 
 /// The generated OpenAPI document (also served at `/v1/openapi.json`).

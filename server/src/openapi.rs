@@ -44,3 +44,124 @@ impl Modify for Security {
             .add_security_scheme("ApiKeyAuth", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
     }
 }
+
+/// The contracts' `operationId`s (`shared/contracts/*.openapi.yaml`) by `METHOD path`.
+const CONTRACT_OPERATION_IDS: [(&str, &str, &str); 20] = [
+    ("post", "/v1/ai-training/data", "submitTrainingData"),
+    ("get", "/v1/ai-training/sessions", "listTrainingSessions"),
+    ("post", "/v1/ai-training/sessions", "startTrainingSession"),
+    ("get", "/v1/ai-training/sessions/{sessionId}", "getTrainingSession"),
+    ("patch", "/v1/ai-training/sessions/{sessionId}", "updateTrainingSession"),
+    ("get", "/v1/ai-training/models", "listAIModels"),
+    ("get", "/v1/ai-training/models/{modelId}", "getAIModel"),
+    ("post", "/v1/ai-training/models/{modelId}/deploy", "deployAIModel"),
+    ("post", "/v1/ai-training/models/{modelId}/rollback", "rollbackAIModel"),
+    ("get", "/v1/voice/preferences", "getVoicePreferences"),
+    ("put", "/v1/voice/preferences", "updateVoicePreferences"),
+    ("post", "/v1/voice/clone", "initiateVoiceClone"),
+    ("get", "/v1/voice/clone/status", "getVoiceCloneStatus"),
+    ("post", "/v1/voice/synthesize", "synthesizeVoice"),
+    ("get", "/v1/voice/cache", "getCachedVoiceClips"),
+    ("delete", "/v1/voice/cache", "clearVoiceCache"),
+    ("get", "/v1/voice/cache/{cacheId}", "getCachedVoiceClip"),
+    ("delete", "/v1/voice/cache/{cacheId}", "deleteCachedVoiceClip"),
+    ("post", "/v1/voice/interactions", "recordVoiceInteraction"),
+    ("get", "/v1/voice/interactions/workout/{workoutId}", "getWorkoutVoiceInteractions"),
+];
+
+/// Completes the merged document with what every operation can answer but handlers do not list
+/// one by one, so clients and schema-driven fuzzers (schemathesis) see every status the server
+/// sends: 400 (malformed JSON, bad query or path values), 413 (body over the limit) and 415 (no or
+/// wrong `Content-Type`) for operations with a body, 400 for operations with query or path
+/// parameters, 403 for routes that act for a user (the admin key is refused). Also gives every
+/// operation a unique `operationId` (the contracts' names where they define one), as OpenAPI
+/// requires.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::HashMap;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+    let error = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorResponse"))).build(),
+                )
+                .build(),
+        )
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("patch", &mut item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            let responses = &mut op.responses.responses;
+            if op.request_body.is_some() {
+                responses.entry("400".into()).or_insert_with(|| error("Malformed or invalid body"));
+                responses.entry("413".into()).or_insert_with(|| error("Body too large (`payload_too_large`)"));
+                responses
+                    .entry("415".into())
+                    .or_insert_with(|| error("Missing or unsupported Content-Type (`unsupported_media_type`)"));
+            }
+            let has_params =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Path)),
+                );
+            if has_params {
+                responses.entry("400".into()).or_insert_with(|| error("Invalid query or path parameter"));
+            }
+            // A route that acts for a user refuses the admin API key with 403 (the wrong role).
+            let security = serde_json::to_value(&op.security).unwrap_or_default();
+            let schemes: Vec<&str> = security
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_object())
+                .flat_map(|o| o.keys())
+                .map(String::as_str)
+                .collect();
+            let public = security
+                .as_array()
+                .is_none_or(|a| a.is_empty() || a.iter().any(|s| s.as_object().is_some_and(|o| o.is_empty())));
+            if !public && schemes.contains(&"BearerAuth") && !schemes.contains(&"ApiKeyAuth") {
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| error("The admin API key on a route that acts for a user (`forbidden`)"));
+            }
+            if let Some((_, _, id)) = CONTRACT_OPERATION_IDS.iter().find(|(m, p, _)| *m == method && p == path) {
+                op.operation_id = Some((*id).to_string());
+            }
+            if let Some(id) = &op.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
+    // Ids still shared by several operations get the method and path appended.
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("patch", &mut item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            if let Some(id) = op.operation_id.as_mut()
+                && seen.get(id.as_str()).is_some_and(|n| *n > 1)
+            {
+                let words: Vec<&str> =
+                    path.split(['/', '{', '}', '-', '.']).filter(|w| !w.is_empty() && *w != "v1").collect();
+                *id = format!("{id}_{method}_{}", words.join("_"));
+            }
+        }
+    }
+}

@@ -21,15 +21,16 @@ async fn pushes_a_model_with_lfs_commit_and_tag() {
     let hub = HfHub::new(&fake.url, FakeHub::token(), "coach-model").unwrap();
     let repo = hub.push(dir.path(), "v1.0.0").await.unwrap();
     assert_eq!(repo, "coach-bot/coach-model", "namespace from whoami-v2");
-    let h = fake.hub.lock().unwrap();
-    assert!(h.violations.is_empty(), "{:?}", h.violations);
-    let files = &h.files["coach-bot/coach-model"];
-    for name in ["config.json", "README.md", "model.safetensors"] {
-        assert_eq!(files[name], std::fs::read(dir.path().join(name)).unwrap(), "{name} arrived byte-identical");
+    {
+        let h = fake.hub.lock().unwrap();
+        assert!(h.violations.is_empty(), "{:?}", h.violations);
+        let files = &h.files["coach-bot/coach-model"];
+        for name in ["config.json", "README.md", "model.safetensors"] {
+            assert_eq!(files[name], std::fs::read(dir.path().join(name)).unwrap(), "{name} arrived byte-identical");
+        }
+        assert_eq!(h.lfs.len(), 1, "the weights went through LFS");
+        assert_eq!(h.tags["coach-bot/coach-model"], vec!["v1.0.0".to_string()]);
     }
-    assert_eq!(h.lfs.len(), 1, "the weights went through LFS");
-    assert_eq!(h.tags["coach-bot/coach-model"], vec!["v1.0.0".to_string()]);
-    drop(h);
 
     // a second version: the repo exists (409 is fine), a new tag
     hub.push(dir.path(), "v1.1.0").await.unwrap();

@@ -26,6 +26,8 @@ impl Server {
         let config = Config::for_data_dir(dir.path().to_path_buf(), None);
         let running = coach_server::start(config).await?;
         let admin_key = running.new_admin_key.clone().expect("a fresh data dir generates the admin key");
+        // reqwest is built with `rustls-no-provider` in this workspace: install the provider first
+        coach_server::install_tls_provider();
         Ok(Server {
             base: format!("http://{}", running.addr),
             admin_key,

@@ -6,11 +6,18 @@
 //!   and PostgreSQL, the wasm32 build, the browser tests and the www end-to-end tests.
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
 //! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies).
+//! * `bench [serving|economy|training|all]` — the server's benchmarks (against nginx, the upstream
+//!   economy, training at scale); figures into `docs/performance.md`.
+//! * `soak` — long API fuzzing and a sustained load with the memory curve; into `docs/reliability.md`.
 
 mod bench;
+mod bench_server;
 mod cmd;
+mod coachproc;
+mod fuzz;
 mod pkg;
 mod servers;
+mod soak;
 mod test;
 mod tools;
 
@@ -32,6 +39,15 @@ commands:
                          offline admin)
   wasm [--dev]           build the npm package into wasm-client/pkg
   bench-browser          voice cache vs idb-keyval, put and playback latency in Chromium
+  bench [serving|economy|training|all] [--dev] [--secs N]
+                         server benchmarks (default all): clip GETs and cached synthesis vs nginx
+                         (wrk, N s per scenario, default 10), upstream calls on a Zipf trace, intake,
+                         export and training at 5k/50k/500k records; writes docs/performance.md
+  fuzz [--examples N] [--max-secs N] [--release]
+                         only the API fuzzing step of `test` (schemathesis against a fresh server)
+  soak [--minutes N] [--dev]
+                         long API fuzzing (schemathesis) + sustained mixed load with the memory curve
+                         (default 10 minutes); writes docs/reliability.md
 "
 }
 
@@ -57,6 +73,27 @@ fn main() -> ExitCode {
         }
         "wasm" => pkg::build_wasm_package(!flags.contains(&"--dev")).map(|_| ()),
         "bench-browser" => bench::bench_browser(),
+        "bench" => bench_server::run(&bench_server::Options {
+            what: flags
+                .iter()
+                .find(|f| !f.starts_with("--") && f.parse::<u32>().is_err())
+                .unwrap_or(&"all")
+                .to_string(),
+            profile: profile(&flags),
+            secs: flag_value(&flags, "--secs").unwrap_or(10),
+        }),
+        "fuzz" => fuzz::run(&fuzz::Plan {
+            examples: flag_value(&flags, "--examples").unwrap_or(40),
+            max_secs: flag_value(&flags, "--max-secs").unwrap_or(20),
+            seed: None,
+            profile: if flags.contains(&"--release") { coachproc::Profile::Release } else { coachproc::Profile::Dev },
+        })
+        .and_then(|s| {
+            println!("\n{}", s.report());
+            fuzz::record(&s, &flags)?;
+            s.ok()
+        }),
+        "soak" => soak::run(flag_value(&flags, "--minutes").unwrap_or(10), profile(&flags)),
         "help" | "-h" | "--help" => {
             print!("{}", usage());
             Ok(())
@@ -73,6 +110,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--dev` selects the dev profile for the server benchmarks, the release profile otherwise.
+fn profile(flags: &[&str]) -> coachproc::Profile {
+    if flags.contains(&"--dev") { coachproc::Profile::Dev } else { coachproc::Profile::Release }
+}
+
+/// The number after `name` in `flags`.
+fn flag_value(flags: &[&str], name: &str) -> Option<u32> {
+    flags.iter().position(|f| *f == name).and_then(|i| flags.get(i + 1)).and_then(|v| v.parse().ok())
 }
 
 /// The workspace root.

@@ -64,6 +64,7 @@ pub fn run(opts: &Options) -> Result<()> {
     step("native tests (SQLite + PostgreSQL)", &mut || {
         cmd("cargo", &["test", "--workspace", "--exclude", "coach-wasm"]).dir(&dir).run()
     })?;
+    step("API fuzzing (schemathesis, bounded; xtask/src/fuzz.rs)", &mut || crate::fuzz::test_step())?;
     step("wasm32 build", &mut || {
         cmd("cargo", &["build", "-p", "coach-wasm", "--target", "wasm32-unknown-unknown"]).dir(&dir).run()
     })?;

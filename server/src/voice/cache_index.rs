@@ -78,6 +78,20 @@ macro_rules! entry_columns {
 /// (evicting a random entry when full). Returns the entry id.
 pub async fn admit(state: &AppState, user_id: &str, clip: &ClipMeta, tone: Tone, context: &str) -> ApiResult<String> {
     let now = now_ms();
+    // The common case, a hit, in one statement: bumping an existing entry changes no entry count,
+    // so it needs neither the user's lock nor a transaction of its own.
+    let hit: Option<(String,)> = sqlx::query_as(
+        "UPDATE voice_cache_entries SET usage_count = usage_count + 1, last_used_at = $3
+         WHERE user_id = $1 AND cache_key = $2 RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&clip.cache_key)
+    .bind(now)
+    .fetch_optional(&state.db.pool)
+    .await?;
+    if let Some((id,)) = hit {
+        return Ok(id);
+    }
     let mut tx = state.db.begin().await?;
     if state.db.engine == Engine::Postgres {
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(user_id).execute(&mut *tx).await?;

@@ -3,7 +3,9 @@
 //!
 //! A clip is written once (temporary file, fsync, rename: a crash never leaves half a clip under a
 //! key) and never changes, so everything about it may be cached forever: its metadata is kept in
-//! memory after the first lookup, and its URL is served with `immutable`. Users who would get the
+//! memory after the first lookup, its bytes after the first read (up to [`MEMORY_BYTES_MAX`] in
+//! all: serving a hot clip then costs no file I/O and no hop to the blocking thread pool), and its
+//! URL is served with `immutable`. Users who would get the
 //! same audio share one file, so a phrase is synthesized once.
 
 use std::collections::HashMap;
@@ -18,6 +20,10 @@ use crate::db::{Db, now_ms};
 
 /// Metadata entries kept in memory before the map is emptied and refilled from the database.
 const MEMORY_ENTRIES_MAX: usize = 100_000;
+/// Bytes of clip audio kept in memory before that map is emptied and refilled from the files.
+pub const MEMORY_BYTES_MAX: usize = 64 << 20;
+/// Larger clips are always read from their file.
+const MEMORY_CLIP_MAX: usize = 1 << 20;
 
 /// A stored clip.
 #[derive(Debug, Clone, PartialEq, FromRow)]
@@ -49,6 +55,8 @@ pub fn is_clip_key(key: &str) -> bool {
 pub struct ClipStore {
     dir: PathBuf,
     known: RwLock<HashMap<String, Arc<ClipMeta>>>,
+    /// Audio of recently served clips, and the bytes it holds.
+    audio: RwLock<(HashMap<String, Bytes>, usize)>,
 }
 
 impl ClipStore {
@@ -56,7 +64,7 @@ impl ClipStore {
     pub fn new(data_dir: &Path) -> std::io::Result<Self> {
         let dir = data_dir.join("clips");
         std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir, known: RwLock::new(HashMap::new()) })
+        Ok(Self { dir, known: RwLock::new(HashMap::new()), audio: RwLock::new((HashMap::new(), 0)) })
     }
 
     /// Where the clip with `key` lives.
@@ -145,15 +153,32 @@ impl ClipStore {
     /// The clip's bytes. A file found missing (deleted with its owner's account, or a wiped
     /// disk) is forgotten, so the next request makes the clip again.
     pub async fn read(&self, key: &str) -> std::io::Result<Bytes> {
+        if let Some(b) = self.audio.read().expect("clip audio").0.get(key) {
+            return Ok(b.clone());
+        }
         let read = tokio::fs::read(self.path(key)).await.map(Bytes::from);
-        if read.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
-            self.forget(key);
+        match &read {
+            Ok(b) if b.len() <= MEMORY_CLIP_MAX => {
+                let mut audio = self.audio.write().expect("clip audio");
+                if audio.1 + b.len() > MEMORY_BYTES_MAX {
+                    *audio = (HashMap::new(), 0);
+                }
+                if audio.0.insert(key.to_string(), b.clone()).is_none() {
+                    audio.1 += b.len();
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.forget(key),
+            _ => {}
         }
         read
     }
 
-    /// Drops the clip's metadata from memory (call after deleting its row and file).
+    /// Drops the clip's metadata and audio from memory (call after deleting its row and file).
     pub fn forget(&self, key: &str) {
         self.known.write().expect("clip map").remove(key);
+        let mut audio = self.audio.write().expect("clip audio");
+        if let Some(b) = audio.0.remove(key) {
+            audio.1 -= b.len();
+        }
     }
 }

@@ -3,16 +3,21 @@
 //! `*.safetensors`, with `shouldIgnore`), the Git LFS batch API on `/{repo}.git/...` with the LFS
 //! media types, `PUT` uploads (sha256 checked), verify, the NDJSON commit (header first; `file`
 //! lines base64; `lfsFile` lines must name uploaded objects), and tags (409 when they exist). It
-//! can answer the next N API calls with 429 + `RateLimit` to exercise retries.
+//! can answer the next N API calls with 429 + `RateLimit` to exercise retries, and inject faults
+//! into any request ([`HubFault`]: 429 with `Retry-After`, 500, slow answers, bodies cut off
+//! mid-stream, garbage), once each from a queue or on every request, optionally only on paths
+//! containing a given string.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use base64::Engine;
@@ -38,7 +43,76 @@ pub struct Hub {
     pub throttle: u32,
     /// Requests answered 429.
     pub throttled: u32,
+    /// Faults for the next requests, one each.
+    pub faults: VecDeque<HubFault>,
+    /// A fault for every request while set.
+    pub sticky: Option<HubFault>,
+    /// Inject faults only into requests whose path contains this.
+    pub fault_path: Option<String>,
+    /// Requests answered with an injected fault.
+    pub faulted: u32,
     base: String,
+}
+
+/// A fault the fake can inject.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HubFault {
+    /// 429 with `Retry-After: n` when given.
+    TooMany(Option<u64>),
+    /// 500.
+    ServerError,
+    /// Answer normally after this long.
+    Slow(Duration),
+    /// A 200 JSON answer whose body is cut off mid-stream.
+    Truncated,
+    /// A 200 answer that is an HTML error page, not JSON.
+    Garbage,
+}
+
+async fn inject(State(s): State<S>, req: Request, next: Next) -> Response {
+    let fault = {
+        let mut hub = s.lock().unwrap();
+        let applies = hub.fault_path.as_deref().is_none_or(|p| req.uri().path().contains(p));
+        let f = if applies { hub.faults.pop_front().or_else(|| hub.sticky.clone()) } else { None };
+        if f.is_some() {
+            hub.faulted += 1;
+        }
+        f
+    };
+    match fault {
+        None => next.run(req).await,
+        Some(HubFault::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            next.run(req).await
+        }
+        Some(HubFault::TooMany(after)) => {
+            let mut r = err(StatusCode::TOO_MANY_REQUESTS, "rate limited");
+            if let Some(a) = after {
+                r.headers_mut().insert("retry-after", a.into());
+            }
+            r
+        }
+        Some(HubFault::ServerError) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Error - We're working hard to fix this as soon as possible!",
+        ),
+        Some(HubFault::Truncated) => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from_static(br#"{"files": [{"path": "config.json", "uploadMo"#)),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut")),
+            ];
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                Body::from_stream(futures_util::stream::iter(chunks)),
+            )
+                .into_response()
+        }
+        Some(HubFault::Garbage) => {
+            (StatusCode::OK, [("content-type", "text/html")], "<html><body>502 Bad Gateway</body></html>")
+                .into_response()
+        }
+    }
 }
 
 /// A running fake Hub.
@@ -283,6 +357,7 @@ impl FakeHub {
             .route("/__lfs/verify", post(lfs_verify))
             .route("/{ns}/{repo}/info/lfs/objects/batch", post(lfs_batch))
             .fallback(any(|| async { err(StatusCode::NOT_FOUND, "no such route") }))
+            .layer(middleware::from_fn_with_state(hub.clone(), inject))
             .with_state(hub.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();

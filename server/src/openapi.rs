@@ -94,14 +94,7 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     };
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            ("get", &mut item.get),
-            ("put", &mut item.put),
-            ("post", &mut item.post),
-            ("delete", &mut item.delete),
-            ("patch", &mut item.patch),
-        ];
-        for (method, op) in ops {
+        for (method, op) in operations_mut(item) {
             let Some(op) = op.as_mut() else { continue };
             let responses = &mut op.responses.responses;
             if op.request_body.is_some() {
@@ -146,14 +139,7 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
     }
     // Ids still shared by several operations get the method and path appended.
     for (path, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            ("get", &mut item.get),
-            ("put", &mut item.put),
-            ("post", &mut item.post),
-            ("delete", &mut item.delete),
-            ("patch", &mut item.patch),
-        ];
-        for (method, op) in ops {
+        for (method, op) in operations_mut(item) {
             let Some(op) = op.as_mut() else { continue };
             if let Some(id) = op.operation_id.as_mut()
                 && seen.get(id.as_str()).is_some_and(|n| *n > 1)
@@ -164,4 +150,17 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// The operations of a path item, by lowercase method.
+fn operations_mut(
+    item: &mut utoipa::openapi::path::PathItem,
+) -> [(&'static str, &mut Option<utoipa::openapi::path::Operation>); 5] {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("patch", &mut item.patch),
+    ]
 }

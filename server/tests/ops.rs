@@ -66,7 +66,10 @@ async fn openapi_lists_exactly_the_routes_that_exist() {
             let resp = app.send(m.clone(), &concrete, Auth::None, Some("application/json"), b"{}".to_vec()).await;
             let unrouted =
                 resp.status == 404 && resp.json()["message"].as_str().unwrap_or("").starts_with("No route for");
-            assert!(!unrouted, "{method} {path} is documented but not routed");
+            // Outside dev mode the dev sign-in answers exactly like an unknown route, on purpose
+            // (production does not reveal it); `identity.rs` tests it in dev mode.
+            let hidden_outside_dev = path == "/v1/dev/session";
+            assert!(!unrouted || hidden_outside_dev, "{method} {path} is documented but not routed");
             assert_ne!(resp.status, 405, "{method} {path} is documented but not routed");
             ops.insert(format!("{method} {path}"));
         }

@@ -22,8 +22,8 @@ pub fn run(minutes: u32, profile: Profile) -> Result<()> {
     ensure_apt("wrk (soak load)", &["wrk"], &["wrk"])?;
     let half_secs = (minutes.max(2) * 60) / 2;
     let t0 = Instant::now();
-    // the fuzzing runs four groups; give each a share of the first half
-    let summary = fuzz::run(&fuzz::Plan { examples: 1000, max_secs: (half_secs / 4).max(30), seed: None, profile })?;
+    // the fuzzing makes six runs; give each a share of the first half
+    let summary = fuzz::run(&fuzz::Plan { examples: 1000, max_secs: (half_secs / 6).max(30), seed: None, profile })?;
     println!("\n{}", summary.report());
 
     let bin = build(profile)?;

@@ -23,7 +23,8 @@ export default async function (browser, c) {
 		c.that(first.toast === first.line && first.line.length > 0, `a toast shows the line: "${first.toast}"`);
 		const wave = page.getByTestId('wave');
 		const speaking = await wave.getAttribute('data-state');
-		await until('live audio levels on the wave', async () => Number(await wave.getAttribute('data-peak')) > 0.01, 10_000).catch(() => null);
+		const live = async () => Number(await wave.getAttribute('data-peak')) > 0.01 && Number(await wave.getAttribute('data-frames')) > 5;
+		await until('live audio levels on the wave', live, 10_000).catch(() => null);
 		const peak = Number(await wave.getAttribute('data-peak'));
 		const frames = Number(await wave.getAttribute('data-frames'));
 		c.that(speaking === 'speaking', `the wave animates while the coach speaks (${speaking})`);

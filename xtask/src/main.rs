@@ -123,8 +123,17 @@ fn flag_value(flags: &[&str], name: &str) -> Option<u32> {
 }
 
 /// The workspace root.
+///
+/// Read at run time (`cargo run` sets `CARGO_MANIFEST_DIR` for the binary it starts), not baked in
+/// at compile time: checkouts that share one `CARGO_TARGET_DIR` (a CI clone next to a working
+/// tree) share one `target/debug/xtask`, and a compile-time path would send one checkout's
+/// commands to the other's files.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// Cargo's target dir (honours `CARGO_TARGET_DIR`).

@@ -156,6 +156,7 @@ pub fn build_www() -> Result<()> {
 
 /// `cargo xtask run`.
 pub fn run(release: bool) -> Result<()> {
+    tools::ensure_espeak()?;
     build_wasm_package(true)?;
     build_www()?;
     let mut args = vec!["build", "-p", "coach-server"];

@@ -53,6 +53,7 @@ impl TestServer {
     /// Like [`TestServer::start`], with extra environment variables for the server (e.g. the
     /// app's `COACH_WWW_DIR` and a short `COACH_TRAIN_BUDGET_SECS` for the www end-to-end tests).
     pub fn start_with(extra_env: &[(&str, String)]) -> Result<TestServer> {
+        crate::tools::ensure_espeak()?;
         cmd("cargo", &["build", "-p", "coach-server"]).dir(&root()).run()?;
         let bin = target_dir().join("debug").join("coach-server");
         let port = free_port()?;

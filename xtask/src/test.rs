@@ -62,6 +62,7 @@ pub fn run(opts: &Options) -> Result<()> {
         println!("\nPostgreSQL NOT reachable at {pg_url}: the PostgreSQL variants will print SKIPPED.");
     }
     step("native tests (SQLite + PostgreSQL)", &mut || {
+        tools::ensure_espeak()?;
         cmd("cargo", &["test", "--workspace", "--exclude", "coach-wasm"]).dir(&dir).run()
     })?;
     step("API fuzzing (schemathesis, bounded; xtask/src/fuzz.rs)", &mut || crate::fuzz::test_step())?;

@@ -67,6 +67,12 @@ pub fn ensure_apt(what: &str, binaries: &[&str], packages: &[&str]) -> Result<()
     bail!("{what} is missing ({missing:?}). Install it with:\n    sudo {install}")
 }
 
+/// `espeak-ng`, the default (local) speech engine: the server's tests synthesize with it, and
+/// `cargo xtask run` starts a server that speaks through it.
+pub fn ensure_espeak() -> Result<()> {
+    ensure_apt("espeak-ng (the local speech engine)", &["espeak-ng"], &["espeak-ng"])
+}
+
 /// Chromium and ChromeDriver (browser tests, the demo's end-to-end tests).
 pub fn ensure_chromium() -> Result<()> {
     ensure_apt("Chromium", &["chromium", "chromedriver"], &["chromium", "chromium-driver"])

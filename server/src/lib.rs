@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod deletion;
 pub mod dev;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -63,8 +64,15 @@ pub async fn build_state(config: Config) -> Result<Built> {
     let metrics = Arc::new(Metrics::new());
     let training = Arc::new(training::TrainingService::new(&config.training, &metrics.registry)?);
     let voice = Arc::new(voice::VoiceService::new(&config, &metrics.registry).await?);
-    let state =
-        AppState { db, config: Arc::new(config), keys, secrets: Arc::new(loaded.secrets), metrics, training, voice };
+    let state = AppState::new(state::Shared {
+        db,
+        config: Arc::new(config),
+        keys,
+        secrets: Arc::new(loaded.secrets),
+        metrics,
+        training,
+        voice,
+    });
     training::start_background(&state).await;
     Ok(Built { state, new_admin_key: loaded.new_admin_key })
 }
@@ -169,7 +177,10 @@ pub fn install_tls_provider() {
 pub fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // colours only for a terminal: escape codes garble collected logs, and formatting them on
+    // every request's span showed in the serving benchmark's profile
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi);
     if json {
         let _ = builder.json().flatten_event(true).try_init();
     } else {

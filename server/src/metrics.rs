@@ -1,15 +1,8 @@
 //! Prometheus metrics: one registry per server instance (so tests can run many side by side),
 //! HTTP request counts and latencies by route template, and the product's own counters that later
-//! modules register here.
+//! modules register here. The HTTP collectors are updated by [`crate::edge`].
 
-use std::time::Instant;
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
-
-use crate::state::AppState;
 
 /// The registry and the collectors the server updates.
 pub struct Metrics {
@@ -53,18 +46,4 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Middleware: counts and times every request by its route template (never the raw path, which
-/// would carry ids and explode the label set).
-pub async fn track_http(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_string();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let m = &state.metrics;
-    m.http_duration.with_label_values(&[method.as_str(), route.as_str()]).observe(start.elapsed().as_secs_f64());
-    m.http_requests.with_label_values(&[method.as_str(), route.as_str(), resp.status().as_str()]).inc();
-    resp
 }

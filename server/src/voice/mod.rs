@@ -54,13 +54,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(preferences::get_preferences, preferences::put_preferences))
         .routes(routes!(preferences::get_profile))
         .routes(routes!(synth::synthesize))
-        .routes(routes!(clips::get_clip))
         .routes(routes!(cache_index::list, cache_index::clear))
         .routes(routes!(cache_index::get_entry, cache_index::delete_entry))
         .routes(routes!(clone::status))
         .routes(routes!(interactions::record))
         .routes(routes!(interactions::for_workout))
         .merge(uploads)
+}
+
+/// The clip byte route (`GET`/`HEAD /v1/voice/clips/{file}`): immutable public bytes, served with
+/// a lighter layer stack than the API (see `app::build_router`).
+pub fn clip_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(clips::get_clip))
 }
 
 /// 403 `premium_required` unless the caller is premium.

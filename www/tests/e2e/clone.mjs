@@ -83,7 +83,9 @@ export default async function (browser, c) {
 		await page.getByRole('button', { name: 'Clone again' }).click();
 		for (let i = 0; i < 3; i++) {
 			await wizard.getByRole('button', { name: 'Record a sample' }).click();
-			await page.waitForTimeout(1600);
+			// takes of different lengths: the fake microphone's beeps repeat exactly, so two takes of
+			// the same length can be the same bytes, which the server rightly refuses as a duplicate
+			await page.waitForTimeout(1400 + 300 * i);
 			await page.getByTestId('stop-recording').click();
 			await page.getByTestId('sample-count').filter({ hasText: `${i + 1} of` }).waitFor();
 		}

@@ -62,25 +62,8 @@ async fn intake(db_url: Option<String>, n: usize, clients: usize) -> (f64, f64, 
     let mut tokens = Vec::new();
     for u in 0..clients {
         let id = format!("bench_{u}");
-        let r = http
-            .post(format!("{base}/v1/users"))
-            .header("x-api-key", "bench-key")
-            .json(&json!({ "id": id, "email": format!("{id}@example.com"), "dataCollectionConsent": true }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let t: Value = http
-            .post(format!("{base}/v1/auth/token"))
-            .header("x-api-key", "bench-key")
-            .json(&json!({ "userId": id }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push((id, t["token"].as_str().unwrap().to_string()));
+        let token = common::consenting_user_over_http(&http, &base, "bench-key", &id).await;
+        tokens.push((id, token));
     }
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();

@@ -62,28 +62,6 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
     panic!("coach-server did not become healthy at {base}");
 }
 
-async fn new_user(http: &reqwest::Client, base: &str, id: &str) -> String {
-    let r = http
-        .post(format!("{base}/v1/users"))
-        .header("x-api-key", ADMIN_KEY)
-        .json(&json!({ "id": id, "email": format!("{id}@example.com"), "dataCollectionConsent": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let t: Value = http
-        .post(format!("{base}/v1/auth/token"))
-        .header("x-api-key", ADMIN_KEY)
-        .json(&json!({ "userId": id, "ttlSeconds": 3600 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t["token"].as_str().unwrap().to_string()
-}
-
 fn record(user: &str, client: usize, n: usize) -> Value {
     json!({
         "hashedUserId": coach_shared::hash_user_id(user), "exerciseType": "deadlift", "setNumber": 1 + n % 20,
@@ -142,7 +120,7 @@ async fn crash_and_recover(db_url: Option<String>) {
     let mut users = Vec::new();
     for i in 0..6 {
         let id = format!("durable_{i}");
-        users.push((id.clone(), new_user(&http, &server.base, &id).await));
+        users.push((id.clone(), common::consenting_user_over_http(&http, &server.base, ADMIN_KEY, &id).await));
     }
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut tasks = Vec::new();

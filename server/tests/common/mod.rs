@@ -256,3 +256,27 @@ macro_rules! both_engines {
         }
     };
 }
+
+/// For tests that run `coach-server` as a separate process: creates the consenting user `id` over
+/// HTTP with the admin API key `key` and returns a one-hour token for them.
+pub async fn consenting_user_over_http(http: &reqwest::Client, base: &str, key: &str, id: &str) -> String {
+    let r = http
+        .post(format!("{base}/v1/users"))
+        .header("x-api-key", key)
+        .json(&serde_json::json!({ "id": id, "email": format!("{id}@example.com"), "dataCollectionConsent": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "creating {id}");
+    let t: Value = http
+        .post(format!("{base}/v1/auth/token"))
+        .header("x-api-key", key)
+        .json(&serde_json::json!({ "userId": id, "ttlSeconds": 3600 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["token"].as_str().expect("a token").to_string()
+}

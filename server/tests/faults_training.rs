@@ -21,6 +21,7 @@ use common::{Auth, Engine, TestApp};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use training_support::fake_hub::{FakeHub, HubFault};
+use training_support::submit_records;
 
 fn model_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -77,27 +78,6 @@ async fn hub_push_under_faults() {
     let h = fake.hub.lock().unwrap();
     assert!(h.violations.is_empty(), "{:?}", h.violations);
     assert_eq!(h.tags["org/coach"], ["v1.0.0", "v1.1.0", "v1.3.0"]);
-}
-
-/// Consented records synthesized by the trainer, submitted through the API.
-async fn submit_records(app: &TestApp, user: &str, n: usize, seed: u64) {
-    let t = app.user(user, false, true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coach-server"))
-        .args(["trainer", "synth", "--records", &n.to_string(), "--seed", &seed.to_string(), "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
-            let mut v: Value = serde_json::from_str(line).unwrap();
-            v["hashedUserId"] = json!(coach_shared::hash_user_id(user));
-            v["timestamp"] = json!((chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339());
-            let r = app.json(Method::POST, "/v1/ai-training/data", Auth::Bearer(t.clone()), v).await;
-            assert_eq!(r.status, 201, "{}", r.text());
-        }
-    }
 }
 
 async fn session(app: &TestApp, batch: &str) -> String {

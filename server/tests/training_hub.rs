@@ -1,5 +1,6 @@
 //! The Hugging Face Hub client against a fake Hub that checks the wire format.
 
+mod common;
 mod training_support;
 
 use coach_server::training::hub::{HfHub, ModelHub};

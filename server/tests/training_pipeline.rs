@@ -4,6 +4,7 @@
 //! model serving. On both engines.
 
 mod common;
+mod training_support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use axum::http::Method;
 use common::{Auth, Engine, TestApp};
 use serde_json::{Value, json};
+use training_support::submit_records;
 
 /// A trainer command that crashes (SIGKILL after its first progress line) while `flag` exists, and
 /// runs the real trainer otherwise.
@@ -32,30 +34,6 @@ async fn app(engine: Engine, flag: &Path) -> Option<TestApp> {
         c.training.scheduler = false;
     })
     .await
-}
-
-/// Realistic consented records: synthesized by the trainer, submitted through the API.
-async fn submit_records(app: &TestApp, user: &str, n: usize, seed: u64) {
-    let t = app.user(user, false, true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coach-server"))
-        .args(["trainer", "synth", "--records", &n.to_string(), "--seed", &seed.to_string(), "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut sent = 0;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
-            let mut v: Value = serde_json::from_str(line).unwrap();
-            v["hashedUserId"] = json!(coach_shared::hash_user_id(user));
-            v["timestamp"] = json!((chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339());
-            let r = app.json(Method::POST, "/v1/ai-training/data", Auth::Bearer(t.clone()), v).await;
-            assert_eq!(r.status, 201, "{}", r.text());
-            sent += 1;
-        }
-    }
-    assert_eq!(sent, n);
 }
 
 async fn run_session(app: &TestApp, batch: &str) -> Value {

@@ -95,9 +95,7 @@ impl TestServer {
 
     /// The last lines of the server's log.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        crate::coachproc::tail(&self.data_dir.join("server.log"), 40)
     }
 }
 

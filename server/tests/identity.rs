@@ -233,3 +233,37 @@ async fn cors_preflight_is_answered_in_dev_mode_only() {
     let r = preflight(&prod).await;
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn listed_cors_origins_reach_the_api_and_the_clip_bytes() {
+    let app = TestApp::with_config(common::Engine::Sqlite, |c| c.cors_origins = vec!["https://app.example.com".into()])
+        .await
+        .unwrap();
+    let clip = format!("/v1/voice/clips/{}.mp3", "ab".repeat(32));
+    let get = |path: String, method: Method, origin: &'static str| {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("origin", origin)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let router = app.router.clone();
+        async move { tower::ServiceExt::oneshot(router, req).await.unwrap() }
+    };
+    for path in ["/health".to_string(), clip.clone()] {
+        let r = get(path.clone(), Method::GET, "https://app.example.com").await;
+        assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com", "{path}");
+        assert!(r.headers().contains_key("x-request-id"), "{path}: every answer carries a request id");
+        let r = get(path.clone(), Method::GET, "https://evil.example").await;
+        assert!(r.headers().get("access-control-allow-origin").is_none(), "{path}");
+    }
+    // the clip route's own (short) stack still answers errors as JSON and counts them by route
+    let r = app.get(&clip, Auth::None).await;
+    assert_eq!(r.assert_error(404, Some("not_found"))["message"], "Clip not found");
+    app.send(Method::POST, &clip, Auth::None, None, Vec::new()).await.assert_error(405, Some("method_not_allowed"));
+    let metrics = app.get("/metrics", Auth::None).await.text();
+    assert!(
+        metrics.contains(r#"coach_http_requests_total{method="POST",route="/v1/voice/clips/{file}",status="405"} 1"#),
+        "{metrics}"
+    );
+}

@@ -34,9 +34,6 @@ pub enum AppError {
     /// 429: slow down; `Retry-After` tells when.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
-    /// 501: the configured provider cannot do this.
-    #[error("{message}")]
-    NotImplemented { code: &'static str, message: String },
     /// 503: a dependency is down; `details` may carry what the client can still use.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String, details: Option<Value>, retry_after_secs: Option<u64> },
@@ -86,7 +83,6 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Status { status, .. } => *status,
             AppError::Database(e) if db_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,7 +97,6 @@ impl AppError {
             | AppError::Unauthorized { code, .. }
             | AppError::Forbidden { code, .. }
             | AppError::Conflict { code, .. }
-            | AppError::NotImplemented { code, .. }
             | AppError::Unavailable { code, .. }
             | AppError::Status { code, .. } => code,
             AppError::NotFound(_) => "not_found",

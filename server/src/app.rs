@@ -27,11 +27,14 @@ use crate::ops::OpenApiJson;
 use crate::state::AppState;
 use crate::{deletion, dev, ops, training, users, voice, workouts};
 
-/// Every route with its OpenAPI description.
-pub fn api_routes() -> OpenApiRouter<AppState> {
-    let mut router = area_routes().merge(voice::clip_router());
-    crate::openapi::complete(router.get_openapi_mut());
-    router
+/// The API's routes, the clip route (each to get its own layer stack), and the complete OpenAPI
+/// document of both.
+fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = area_routes().split_for_parts();
+    let (clips, clip_doc) = voice::clip_router().split_for_parts();
+    doc.merge(clip_doc);
+    crate::openapi::complete(&mut doc);
+    (api, clips, doc)
 }
 
 /// The API's routes, all but the clip bytes.
@@ -51,7 +54,7 @@ fn area_routes() -> OpenApiRouter<AppState> {
 
 /// The generated OpenAPI document (also served at `/v1/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    parts().2
 }
 
 /// The complete application for `state`.
@@ -61,8 +64,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// request id and the panic guard — and no span, timeout, body limit or OpenAPI extension: in the
 /// serving benchmark those cost a sixth of a clip GET.
 pub fn build_router(state: AppState) -> Router {
-    let doc = OpenApiJson(Arc::new(openapi().to_pretty_json().expect("the OpenAPI document serializes")));
-    let (api, _) = area_routes().split_for_parts();
+    let (api, clips, doc) = parts();
+    let doc = OpenApiJson(Arc::new(doc.to_pretty_json().expect("the OpenAPI document serializes")));
     let api = api
         .fallback(fallback)
         .layer(EdgeLayer::new(state.clone()))
@@ -73,7 +76,6 @@ pub fn build_router(state: AppState) -> Router {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }));
-    let (clips, _) = voice::clip_router().split_for_parts();
     let clips = clips.layer(EdgeLayer::new(state.clone()));
     let x_request_id = header::HeaderName::from_static("x-request-id");
     api.merge(clips)

@@ -84,7 +84,7 @@ where
 }
 
 /// `resp`, or when it is an error that is not JSON yet, the same error as `ErrorResponse` JSON.
-pub async fn json_errors(resp: Response) -> Response {
+async fn json_errors(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;

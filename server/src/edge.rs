@@ -1,5 +1,5 @@
 //! The innermost per-request layer, around every route: counts and times the request by its route
-//! template, and turns any error response that is not JSON yet (a 405 from the router, a 408/503
+//! template and method (closed label sets, see [`crate::metrics`]), and turns any error response that is not JSON yet (a 405 from the router, a 408/503
 //! from a layer, a 413 from a body limit) into the contracts' `ErrorResponse`, keeping its status
 //! and headers.
 //!
@@ -21,6 +21,7 @@ use http_body_util::BodyExt;
 use tower::{Layer, Service};
 
 use crate::error::{code_for_status, error_response};
+use crate::metrics::{method_label, route_label};
 use crate::state::AppState;
 
 /// Adds [`Edge`] around a route.
@@ -66,18 +67,19 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        // The route template, never the raw path (ids would explode the label set).
+        // Labels from closed sets only (see `metrics`): the route template, never the raw path;
+        // a standard method, else `OTHER`.
         let route = req.extensions().get::<MatchedPath>().cloned();
-        let method = req.method().clone();
+        let method = method_label(req.method());
         let state = self.state.clone();
         let start = Instant::now();
         let answer = self.inner.call(req);
         Box::pin(async move {
             let resp = json_errors(answer.await?).await;
-            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            let route = route_label(route.as_ref());
             let m = &state.metrics;
-            m.http_duration.with_label_values(&[method.as_str(), route]).observe(start.elapsed().as_secs_f64());
-            m.http_requests.with_label_values(&[method.as_str(), route, resp.status().as_str()]).inc();
+            m.http_duration.with_label_values(&[method, route]).observe(start.elapsed().as_secs_f64());
+            m.http_requests.with_label_values(&[method, route, resp.status().as_str()]).inc();
             Ok(resp)
         })
     }
@@ -102,7 +104,12 @@ async fn json_errors(resp: Response) -> Response {
         Ok(Ok(b)) => String::from_utf8_lossy(&b.to_bytes()).trim().to_string(),
         _ => String::new(),
     };
-    let message = if text.is_empty() || text.len() > 300 {
+    // A server error's own text may be internal (a layer's or a library's message): only the
+    // status's reason phrase goes out, the rest is for the logs.
+    if status.is_server_error() && !text.is_empty() {
+        tracing::warn!(status = status.as_u16(), body = %text, "server error answered as JSON");
+    }
+    let message = if text.is_empty() || text.len() > 300 || status.is_server_error() {
         status.canonical_reason().unwrap_or("Error").to_string()
     } else {
         text

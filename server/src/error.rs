@@ -34,7 +34,9 @@ pub enum AppError {
     /// 429: slow down; `Retry-After` tells when.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after_secs: u64 },
-    /// 503: a dependency is down; `details` may carry what the client can still use.
+    /// 503: a dependency is down; `details` may carry what the client can still use. Neither
+    /// `message` nor `details` carries internal error text (a driver's or provider's message, a
+    /// path): log that, and answer with fixed phrases and closed codes.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String, details: Option<Value>, retry_after_secs: Option<u64> },
     /// Any other status with its own code (framework rejections: 405, 413, 415, 416, ...).

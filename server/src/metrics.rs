@@ -1,14 +1,48 @@
 //! Prometheus metrics: one registry per server instance (so tests can run many side by side),
 //! HTTP request counts and latencies by route template, and the product's own counters that later
 //! modules register here. The HTTP collectors are updated by [`crate::edge`].
+//!
+//! Every label value comes from a closed set, never from the request as sent: each distinct value
+//! is a new time series kept for the life of the process, so a label copied from input (a method
+//! of 4 000 random letters, a raw path with an id) lets anyone grow `/metrics` and the server's
+//! memory without bound. HTTP labels go through [`method_label`], [`route_label`] and the status
+//! code; the areas' own labels are `&'static str` names of providers, operations and outcomes.
 
+use axum::extract::MatchedPath;
+use axum::http::Method;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// The `route` label of a request no route matched (the app's pages, unknown paths).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The `method` label of a request: one of the eight methods of RFC 9110 or PATCH, else `OTHER`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// The `route` label of a request: the template of the route that matched (`/v1/workouts/{id}`),
+/// else [`UNMATCHED_ROUTE`]; never the raw path.
+pub fn route_label(matched: Option<&MatchedPath>) -> &str {
+    matched.map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
+}
 
 /// The registry and the collectors the server updates.
 pub struct Metrics {
     /// Everything registered here is rendered by `/metrics`.
     pub registry: Registry,
-    /// `coach_http_requests_total{method,route,status}`.
+    /// `coach_http_requests_total{method,route,status}` (labels: [`method_label`], [`route_label`],
+    /// the status code).
     pub http_requests: IntCounterVec,
     /// `coach_http_request_duration_seconds{method,route}`.
     pub http_duration: HistogramVec,

@@ -51,11 +51,15 @@ async fn health() -> axum::Json<HealthStatus> {
         (status = 200, description = "Ready", body = HealthStatus),
         (status = 503, description = "Database unreachable", body = coach_shared::ErrorResponse)))]
 async fn ready(State(state): State<AppState>) -> ApiResult<axum::Json<HealthStatus>> {
-    state.db.ping().await.map_err(|e| AppError::Unavailable {
-        code: "not_ready",
-        message: format!("The database is not reachable: {e}"),
-        details: None,
-        retry_after_secs: Some(5),
+    // The driver's error (host names, paths, server messages) goes to the log only.
+    state.db.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness: the database does not answer");
+        AppError::Unavailable {
+            code: "not_ready",
+            message: "The database is not reachable".into(),
+            details: None,
+            retry_after_secs: Some(5),
+        }
     })?;
     let database = match state.db.engine {
         Engine::Sqlite => "sqlite",

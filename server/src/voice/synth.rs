@@ -232,11 +232,10 @@ pub async fn synthesize(
     let deadline = state.config.request_timeout.saturating_sub(Duration::from_secs(2)).max(Duration::from_secs(1));
     let (meta, origin) = match tokio::time::timeout(deadline, voice.clip(&state.db, job)).await {
         Ok(Ok(found)) => found,
-        Ok(Err(GenError::Provider(ProviderError::Unavailable { reason, retry_after }))) => {
-            return Err(unavailable(provider, &req.text, tone, &reason, retry_after));
-        }
-        Ok(Err(GenError::Provider(e @ ProviderError::Rejected { .. }))) => {
-            return Err(unavailable(provider, &req.text, tone, &e.to_string(), None));
+        // `voice.call` logged the provider's own message; the client gets `public_reason`
+        Ok(Err(GenError::Provider(e))) => {
+            let retry_after = if let ProviderError::Unavailable { retry_after, .. } = &e { *retry_after } else { None };
+            return Err(unavailable(provider, &req.text, tone, &e.public_reason(), retry_after));
         }
         Ok(Err(GenError::Store(e))) => {
             tracing::error!(error = %e, "clip store failure");

@@ -108,6 +108,27 @@ impl ProviderError {
         }
     }
 
+    /// What a client is told about this failure (`details.reason` of the 503): a fixed phrase and,
+    /// for a refusal, the provider's status and error code (`invalid_api_key`, `quota_exceeded`),
+    /// never the provider's message, a path or an I/O error, which stay in the logs.
+    pub fn public_reason(&self) -> String {
+        match self {
+            ProviderError::Unavailable { retry_after: Some(_), .. } => {
+                "the speech provider is busy or paused; try again after Retry-After".into()
+            }
+            ProviderError::Unavailable { retry_after: None, .. } => {
+                "the speech provider is temporarily unavailable".into()
+            }
+            ProviderError::Rejected { status, code, .. } => {
+                let token = code.len() <= 64
+                    && !code.is_empty()
+                    && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+                let code = if token { code.as_str() } else { "unknown" };
+                format!("the speech provider refused the request ({status} {code})")
+            }
+        }
+    }
+
     /// A short label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {

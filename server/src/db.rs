@@ -47,6 +47,9 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("sqlite:") { Engine::Sqlite } else { Engine::Postgres };
+        if engine == Engine::Sqlite {
+            owner_only_sqlite_files(url)?;
+        }
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10)).max_connections(match engine {
             Engine::Sqlite => 8,
             Engine::Postgres => 16,
@@ -93,6 +96,35 @@ impl Db {
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
+}
+
+/// Makes the SQLite database of `url` owner-only: creates the file with mode 0600 when missing and
+/// tightens an existing one (and its `-wal`/`-shm`) to 0600. SQLite creates the `-wal`, `-shm` and
+/// journal files with the database file's own mode (`findCreateFileMode` in its Unix VFS, which
+/// `fchmod`s them whatever the umask), so the data never lands in a file others can read.
+fn owner_only_sqlite_files(url: &str) -> Result<()> {
+    use std::str::FromStr;
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("parsing the database URL ({})", redact(url)))?;
+    let db = options.get_filename().to_path_buf();
+    if !db.exists() {
+        crate::private_fs::create_file(&db).with_context(|| format!("creating {}", db.display()))?;
+        return Ok(());
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.clone().into_os_string();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        if path.exists()
+            && let Err(e) = crate::private_fs::set_mode(&path, crate::private_fs::FILE_MODE)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not make a database file owner-only");
+        }
+    }
+    Ok(())
 }
 
 /// Hides the password of a database URL for logs.

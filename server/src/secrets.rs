@@ -2,8 +2,9 @@
 //! re-hash and the key that signs clip URLs.
 //!
 //! Each comes from the environment when set; otherwise it is generated on first start and kept in
-//! `<data dir>/secrets.json` (mode 0600), so restarts keep tokens, keyed hashes and signed URLs
-//! valid. A generated admin key is printed once, when it is created.
+//! `<data dir>/secrets.json` (mode 0600, see [`crate::private_fs`]), so restarts keep tokens, keyed hashes and signed URLs
+//! valid. A generated admin key is printed once, when it is created. Values from the environment
+//! are at least [`crate::config::SECRET_MIN_BYTES`] long (checked by the configuration).
 
 use std::io::Write;
 use std::path::Path;
@@ -55,6 +56,10 @@ pub struct Loaded {
 pub fn load_or_create(config: &Config) -> Result<Loaded> {
     let path = config.data_dir.join("secrets.json");
     let (mut secrets, created) = if path.exists() {
+        // a file written by an older version (or copied in) may be readable by others: tighten it
+        if let Err(e) = crate::private_fs::set_mode(&path, crate::private_fs::FILE_MODE) {
+            tracing::warn!(path = %path.display(), error = %e, "could not make the secrets file owner-only");
+        }
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let s: Secrets = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         (s, false)
@@ -78,18 +83,12 @@ pub fn load_or_create(config: &Config) -> Result<Loaded> {
     Ok(Loaded { secrets, new_admin_key })
 }
 
-/// Writes a file readable by its owner only, atomically (temp file + rename).
+/// Writes a file readable by its owner only (mode 0600 whatever the umask), atomically (temp file
+/// + rename).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut f = crate::private_fs::create_file(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

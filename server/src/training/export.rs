@@ -63,7 +63,7 @@ pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Pat
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir)?;
+    crate::private_fs::create_dir(dir)?; // users' text: owner-only
     let cutoff = now_ms() - RETENTION_DAYS * 86_400_000;
     let mut after = String::new();
     let (mut records, mut bytes, mut shards) = (0u64, 0u64, 0usize);
@@ -92,7 +92,7 @@ pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Pat
                     w.flush()?;
                 }
                 let path = dir.join(format!("shard-{shards:05}.jsonl"));
-                writer = Some(BufWriter::new(std::fs::File::create(&path)?));
+                writer = Some(BufWriter::new(crate::private_fs::create_file(&path)?));
                 shards += 1;
                 in_shard = 0;
             }

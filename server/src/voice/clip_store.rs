@@ -63,7 +63,7 @@ impl ClipStore {
     /// A store rooted at `<data_dir>/clips` (created when missing).
     pub fn new(data_dir: &Path) -> std::io::Result<Self> {
         let dir = data_dir.join("clips");
-        std::fs::create_dir_all(&dir)?;
+        crate::private_fs::create_dir(&dir)?;
         Ok(Self { dir, known: RwLock::new(HashMap::new()), audio: RwLock::new((HashMap::new(), 0)) })
     }
 
@@ -115,10 +115,11 @@ impl ClipStore {
         anyhow::ensure!(is_clip_key(&meta.cache_key), "invalid clip key");
         let path = self.path(&meta.cache_key);
         let dir = path.parent().expect("sharded dir");
-        tokio::fs::create_dir_all(dir).await?;
+        // owner-only, like everything in the data dir (`private_fs`)
+        crate::private_fs::create_dir_async(dir).await?;
         let tmp = dir.join(format!(".{}.{}.tmp", meta.cache_key, uuid::Uuid::new_v4().simple()));
         let written = async {
-            let mut f = tokio::fs::File::create(&tmp).await?;
+            let mut f = crate::private_fs::create_file_async(&tmp).await?;
             f.write_all(bytes).await?;
             f.sync_all().await?;
             tokio::fs::rename(&tmp, &path).await

@@ -88,11 +88,20 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Cross-origin access: the listed origins (`COACH_CORS_ORIGINS`), or any origin in dev mode (the
-/// browser tests and `npm run dev` load from other ports). Production serves the app from the same
-/// origin and needs none: then there is no CORS layer at all (it would answer nothing, at a cost
-/// on every request).
+/// Cross-origin access: the origins listed in `COACH_CORS_ORIGINS`, and in dev mode also the
+/// server's own origins ([`own_origins`]). A foreign `Origin` is never echoed: dev mode signs
+/// anyone in without credentials, so a page on another site must not be able to read its answers
+/// (`npm run dev` proxies `/v1` through its own origin and needs no CORS). With no origin to allow
+/// there is no CORS layer at all (it would answer nothing, at a cost on every request).
 fn cors(config: &crate::config::Config) -> Option<CorsLayer> {
+    let mut allowed: Vec<String> = config.cors_origins.clone();
+    if config.dev_mode {
+        allowed.extend(own_origins(config.bind));
+    }
+    let origins: Vec<HeaderValue> = allowed.iter().filter_map(|o| o.parse().ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([
@@ -117,14 +126,21 @@ fn cors(config: &crate::config::Config) -> Option<CorsLayer> {
             HeaderName::from_static("x-generation-latency"),
         ])
         .max_age(Duration::from_secs(600));
-    if config.dev_mode {
-        Some(base.allow_origin(AllowOrigin::mirror_request()))
-    } else if config.cors_origins.is_empty() {
-        None
-    } else {
-        let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
-        Some(base.allow_origin(AllowOrigin::list(origins)))
+    Some(base.allow_origin(AllowOrigin::list(origins)))
+}
+
+/// The origins a browser gives pages the server itself serves at `bind` (a loopback address in
+/// dev mode, see `Config`): `http://<bind>`, and the loopback names for the same port.
+pub fn own_origins(bind: std::net::SocketAddr) -> Vec<String> {
+    let port = bind.port();
+    let mut origins = vec![format!("http://{bind}")];
+    for host in ["127.0.0.1", "localhost", "[::1]"] {
+        let o = format!("http://{host}:{port}");
+        if !origins.contains(&o) {
+            origins.push(o);
+        }
     }
+    origins
 }
 
 /// Unknown routes: the SvelteKit app for browser paths when it is built, a JSON 404 otherwise.
@@ -140,6 +156,10 @@ async fn fallback(State(state): State<AppState>, req: Request) -> Response {
             Err(e) => match e {},
         };
     }
-    let msg = format!("No route for {} {}", req.method(), path);
+    // Named by its label (a standard method or OTHER) and a bounded path: an error message is
+    // no place to echo kilobytes of whatever was sent.
+    let shown: String = path.chars().take(200).collect();
+    let more = if shown.len() < path.len() { "…" } else { "" };
+    let msg = format!("No route for {} {shown}{more}", crate::metrics::method_label(req.method()));
     error_response(StatusCode::NOT_FOUND, "not_found", msg, None)
 }

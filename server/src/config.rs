@@ -12,15 +12,18 @@ use anyhow::{Context, Result};
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `COACH_BIND`: where to listen (default `127.0.0.1:8080`).
+    /// `COACH_BIND`: where to listen (default `127.0.0.1:8080`; `localhost:<port>` is 127.0.0.1).
+    /// Must be a loopback address in dev mode ([`Config::check_exposure`]).
     pub bind: SocketAddr,
     /// `COACH_DATA_DIR`: database file, secrets, clips and models (default `./data`).
     pub data_dir: PathBuf,
     /// `COACH_DATABASE_URL`: `sqlite://...` or `postgres://...` (default: SQLite in the data dir).
     pub database_url: String,
-    /// `COACH_JWT_SECRET`: HS256 key for bearer tokens (generated and kept in the data dir when unset).
+    /// `COACH_JWT_SECRET`: HS256 key for bearer tokens (generated and kept in the data dir when
+    /// unset; at least [`SECRET_MIN_BYTES`] when set).
     pub jwt_secret: Option<String>,
-    /// `COACH_ADMIN_API_KEY`: the `X-API-Key` of the app's backend and operators (generated when unset).
+    /// `COACH_ADMIN_API_KEY`: the `X-API-Key` of the app's backend and operators (generated when
+    /// unset; at least [`SECRET_MIN_BYTES`] when set).
     pub admin_api_key: Option<String>,
     /// `COACH_TOKEN_TTL_SECS`: lifetime of minted tokens when the request names none (default 1 h).
     pub token_ttl: Duration,
@@ -30,14 +33,16 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// `COACH_REQUEST_TIMEOUT_SECS`: requests taking longer are answered 503 (default 30 s).
     pub request_timeout: Duration,
-    /// `COACH_DEV_MODE`: enables the dev sign-in of the demo app (default off; `cargo xtask run` turns it on).
+    /// `COACH_DEV_MODE`: enables the dev sign-in of the demo app (default off; `cargo xtask run`
+    /// turns it on). Refused unless `bind` is a loopback address.
     pub dev_mode: bool,
     /// `COACH_WWW_DIR`: built SvelteKit app served at `/` when present (default `www/build`).
     pub www_dir: Option<PathBuf>,
     /// `COACH_PUBLIC_URL`: absolute base for URLs handed to clients, e.g. the CDN in front of clip
     /// URLs (default: `http://<the address the server bound>`).
     pub public_url: Option<String>,
-    /// `COACH_CORS_ORIGINS`: comma-separated origins allowed cross-origin (dev mode allows any).
+    /// `COACH_CORS_ORIGINS`: comma-separated origins allowed cross-origin (dev mode adds the
+    /// server's own loopback origins, never any other).
     pub cors_origins: Vec<String>,
     /// `COACH_LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
@@ -74,7 +79,10 @@ fn env_bool(name: &str) -> Result<bool> {
 impl Config {
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self> {
-        let bind: SocketAddr = env_parse("COACH_BIND", "127.0.0.1:8080".parse().expect("valid default"))?;
+        let bind = match env("COACH_BIND") {
+            None => "127.0.0.1:8080".parse().expect("valid default"),
+            Some(v) => parse_bind(&v).map_err(|e| anyhow::anyhow!("COACH_BIND={v:?}: {e}"))?,
+        };
         let data_dir = PathBuf::from(env("COACH_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match env("COACH_DATABASE_URL") {
             Some(url) => url,
@@ -146,10 +154,54 @@ impl Config {
         if self.max_body_bytes < 1024 {
             anyhow::bail!("COACH_MAX_BODY_BYTES must be at least 1024");
         }
-        std::fs::create_dir_all(&self.data_dir)
+        for (name, value) in [("COACH_JWT_SECRET", &self.jwt_secret), ("COACH_ADMIN_API_KEY", &self.admin_api_key)] {
+            if let Some(v) = value
+                && v.len() < SECRET_MIN_BYTES
+            {
+                anyhow::bail!(
+                    "{name} is {} bytes long; it must be at least {SECRET_MIN_BYTES} bytes (e.g. `openssl rand -hex 32`), \
+                     or unset it to use the one generated in the data dir",
+                    v.len()
+                );
+            }
+        }
+        self.check_exposure()?;
+        crate::private_fs::create_dir(&self.data_dir)
             .with_context(|| format!("creating data dir {}", self.data_dir.display()))?;
         Ok(self)
     }
+
+    /// Refuses dev mode on an address other machines can reach: its sign-in mints tokens (an
+    /// admin token for a new user id) without any credential, which is only safe on loopback.
+    pub fn check_exposure(&self) -> Result<()> {
+        if self.dev_mode && !is_loopback(self.bind) {
+            anyhow::bail!(
+                "COACH_DEV_MODE=1 needs a loopback COACH_BIND (127.0.0.0/8, ::1 or localhost), but COACH_BIND is {}: \
+                 dev mode signs anyone in without credentials. Unset COACH_DEV_MODE to serve on this address, \
+                 or bind 127.0.0.1.",
+                self.bind
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The shortest `COACH_JWT_SECRET` / `COACH_ADMIN_API_KEY` accepted: 32 bytes, the HS256 key size
+/// (RFC 7518 §3.2) and out of reach of guessing (generated ones are 32 random bytes, hex encoded).
+pub const SECRET_MIN_BYTES: usize = 32;
+
+/// `COACH_BIND`: an IP socket address, or `localhost:<port>` (the IPv4 loopback).
+fn parse_bind(v: &str) -> Result<SocketAddr> {
+    if let Some(port) = v.strip_prefix("localhost:") {
+        let port: u16 = port.parse().map_err(|e| anyhow::anyhow!("invalid port: {e}"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    v.parse().map_err(|e| anyhow::anyhow!("{e} (expected e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080)"))
+}
+
+/// Whether only this machine can reach `addr` (127.0.0.0/8, `::1`, or IPv4-mapped loopback).
+pub fn is_loopback(addr: SocketAddr) -> bool {
+    addr.ip().to_canonical().is_loopback()
 }
 
 /// `sqlite://` URL for a file, created when missing.

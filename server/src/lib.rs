@@ -4,7 +4,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`config`], [`secrets`] | settings from the environment; generated secrets in the data dir |
+//! | [`config`], [`secrets`], [`private_fs`] | settings from the environment; generated secrets in the data dir; owner-only files |
 //! | [`app`] | router assembly, layers, fallback, JSON errors for everything |
 //! | [`auth`] | bearer tokens and the admin API key |
 //! | [`extract`], [`error`] | validated extractors; the one error type |
@@ -29,6 +29,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod private_fs;
 pub mod ratelimit;
 pub mod secrets;
 pub mod state;
@@ -101,9 +102,13 @@ impl Running {
 
 /// Binds `config.bind`, builds the state and serves in a background task until [`Running::stop`].
 pub async fn start(mut config: Config) -> Result<Running> {
+    config.check_exposure()?;
     let bind = config.bind;
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr()?;
+    // the address really bound (a port 0 becomes the one the system chose): dev-mode CORS allows
+    // the server's own origin on it
+    config.bind = addr;
     if config.public_url.is_none() {
         config.public_url = Some(format!("http://{addr}"));
     }

@@ -40,7 +40,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Migrate => runtime()?.block_on(async {
-            let config = Config::from_env()?;
+            let config = config_or_exit();
             coach_server::init_tracing(config.log_json);
             let db = coach_server::db::Db::connect(&config.database_url).await?;
             db.migrate().await?;
@@ -48,11 +48,21 @@ fn main() -> Result<()> {
             Ok(())
         }),
         Command::Serve => runtime()?.block_on(async {
-            let config = Config::from_env()?;
+            let config = config_or_exit();
             coach_server::init_tracing(config.log_json);
             coach_server::serve(config).await
         }),
     }
+}
+
+/// The configuration, or the reason it is refused on stderr and exit status 2 (a setting to fix,
+/// not a crash: no backtrace). Refused, among others: dev mode on a non-loopback `COACH_BIND`, and
+/// a `COACH_JWT_SECRET` or `COACH_ADMIN_API_KEY` shorter than 32 bytes.
+fn config_or_exit() -> Config {
+    Config::from_env().unwrap_or_else(|e| {
+        eprintln!("coach-server: configuration refused: {e:#}");
+        std::process::exit(2);
+    })
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sqlx::Row;
 
-const ADMIN_KEY: &str = "durability-admin-key";
+const ADMIN_KEY: &str = "durability-admin-key-0123456789abcdef";
 
 /// The server binary on a port, with its data dir and database.
 struct Proc {

@@ -197,16 +197,20 @@ async fn dev_sign_in_exists_only_in_dev_mode() {
     let me = app.get("/v1/users/me", Auth::Bearer(token)).await.json();
     assert_eq!(me["id"], "demo");
     assert_eq!(me["isPremium"], true, "the demo user is premium by default");
+    // an admin token for a new user id (the dashboard's "sign in as admin"); see hostile_edge.rs
+    // for the existing users it refuses
     let r = app
         .json(
             Method::POST,
             "/v1/dev/session",
             Auth::None,
-            json!({"userId": "demo", "isPremium": false, "role": "admin"}),
+            json!({"userId": "demo-admin", "isPremium": false, "role": "admin"}),
         )
         .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let admin = r.json()["token"].as_str().unwrap().to_string();
-    assert_eq!(app.get("/v1/users/demo", Auth::Bearer(admin)).await.json()["isPremium"], false);
+    assert_eq!(app.get("/v1/users/demo", Auth::Bearer(admin.clone())).await.json()["isPremium"], true);
+    assert_eq!(app.get("/v1/users/demo-admin", Auth::Bearer(admin)).await.json()["isPremium"], false);
     app.json(Method::POST, "/v1/dev/session", Auth::None, json!({"userId": "bad id"}))
         .await
         .assert_error(400, Some("validation_error"));
@@ -218,7 +222,7 @@ async fn cors_preflight_is_answered_in_dev_mode_only() {
         let req = axum::http::Request::builder()
             .method(Method::OPTIONS)
             .uri("/v1/users/me")
-            .header("origin", "http://localhost:5173")
+            .header("origin", "http://localhost:8080")
             .header("access-control-request-method", "GET")
             .header("access-control-request-headers", "authorization")
             .body(axum::body::Body::empty())
@@ -226,9 +230,15 @@ async fn cors_preflight_is_answered_in_dev_mode_only() {
         let router = app.router.clone();
         async move { tower::ServiceExt::oneshot(router, req).await.unwrap() }
     };
-    let dev = TestApp::with_config(common::Engine::Sqlite, |c| c.dev_mode = true).await.unwrap();
+    // the server's own origin (dev mode allows no other: see hostile_edge.rs)
+    let dev = TestApp::with_config(common::Engine::Sqlite, |c| {
+        c.dev_mode = true;
+        c.bind = "127.0.0.1:8080".parse().unwrap();
+    })
+    .await
+    .unwrap();
     let r = preflight(&dev).await;
-    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:5173");
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:8080");
     let prod = TestApp::new(common::Engine::Sqlite).await.unwrap();
     let r = preflight(&prod).await;
     assert!(r.headers().get("access-control-allow-origin").is_none());

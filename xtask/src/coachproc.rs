@@ -66,7 +66,8 @@ impl Coach {
         let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
         let data_dir = std::env::temp_dir().join(format!("coach-xtask-{}-{stamp}", std::process::id()));
         std::fs::create_dir_all(&data_dir)?;
-        let key = format!("coach_admin_xtask_{stamp}");
+        // at least 32 bytes, as the server requires of COACH_ADMIN_API_KEY
+        let key = format!("coach_admin_xtask_{stamp:032}");
         let log = std::fs::File::create(data_dir.join("server.log"))?;
         let mut c = Command::new(bin);
         c.current_dir(&data_dir)

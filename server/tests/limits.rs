@@ -28,7 +28,7 @@ fn set(n: u32) -> Value {
 
 fn interaction(workout: &str, i: usize) -> Value {
     json!({ "workoutEntryId": workout, "aiResponseText": format!("Line {i}"), "voiceTone": "neutral",
-            "wasVoicePlayed": true, "wasCached": i % 2 == 0, "generationLatency": 10.0 * i as f64 })
+            "wasVoicePlayed": true, "wasCached": i.is_multiple_of(2), "generationLatency": 10.0 * i as f64 })
 }
 
 async fn workout(app: &TestApp, token: &str) -> String {

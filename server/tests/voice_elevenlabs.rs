@@ -347,7 +347,37 @@ engines!(cloning_through_elevenlabs, |engine: Engine| async move {
     assert_eq!(fake.problems(), Vec::<String>::new());
 });
 
+/// What this test binary's server logs at WARN and above (a global subscriber, installed once;
+/// tests running at the same time write into it too, so readers filter for their own lines).
+fn captured_logs() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || Capture(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+        buf
+    })
+}
+
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 engines!(quota_and_key_refusals_leave_the_shared_breaker_closed, |engine: Engine| async move {
+    let logs = captured_logs();
     let fake = FakeEleven::start().await;
     // The breaker opens after 2 failed calls (server_config); 5 refusals of each kind follow.
     let Some(app) = TestApp::with_config(engine, |c| server_config(c, &fake)).await else { return };
@@ -395,4 +425,11 @@ engines!(quota_and_key_refusals_leave_the_shared_breaker_closed, |engine: Engine
     assert_eq!(v["details"]["reason"], "provider_unavailable");
     assert_eq!(metric(&app, "coach_voice_breaker_state", &[]), 2.0, "5xx open the breaker");
     assert_eq!(fake.problems(), Vec::<String>::new());
+    // Each refusal was logged at error level with its reason (the operator's cue), never the key.
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    for reason in ["quota_exceeded", "invalid_api_key"] {
+        let lines = text.lines().filter(|l| l.contains("ERROR") && l.contains(&format!("reason=\"{reason}\""))).count();
+        assert!(lines >= 5, "{lines} error lines for {reason}:\n{text}");
+    }
+    assert!(!text.contains(KEY), "the API key is never logged");
 });

@@ -50,6 +50,9 @@ pub struct Config {
     pub training: crate::training::TrainingConfig,
     /// Speech provider, clip URLs and cloning limits (`COACH_TTS_*`, `ELEVENLABS_*`, `COACH_CLONE_*`).
     pub voice: crate::voice::VoiceConfig,
+    /// Per-user rates of the everyday write routes (`COACH_AI_COACH_*`, `COACH_WORKOUTS_*`,
+    /// `COACH_INTERACTIONS_*`).
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
 }
 
 /// A trimmed, non-empty environment variable (also used by the areas' own settings).
@@ -112,6 +115,7 @@ impl Config {
             log_json: env("COACH_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             training: crate::training::TrainingConfig::from_env()?,
             voice: crate::voice::VoiceConfig::from_env()?,
+            rate_limits: crate::ratelimit::RateLimitConfig::from_env()?,
         })
         .and_then(|c: Config| c.check())
     }
@@ -136,6 +140,7 @@ impl Config {
             log_json: false,
             training: crate::training::TrainingConfig::default(),
             voice: crate::voice::VoiceConfig::default(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
         }
     }
 

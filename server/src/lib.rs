@@ -11,7 +11,7 @@
 //! | [`users`], [`workouts`], [`dev`], [`deletion`] | identity, consent, logged sets; dev-mode sign-in; deletion on request |
 //! | [`voice`] | preferences, synthesis (local engine or ElevenLabs), clip store, cache index, cloning, interactions |
 //! | [`training`] | intake, pipeline, registry, deploy/rollback, coach endpoint, jobs |
-//! | [`idempotency`], [`ratelimit`] | `Idempotency-Key` replays; per-user rate limits |
+//! | [`idempotency`], [`ratelimit`], [`paging`] | `Idempotency-Key` replays; per-user rate limits; `limit`/`cursor` of the lists |
 //! | [`ops`], [`metrics`], [`openapi`] | health, readiness, Prometheus, the generated contract |
 //! | [`db`] | pool, migrations (SQLite and PostgreSQL), portable conventions |
 //! | [`state`] | the state every handler receives |
@@ -29,6 +29,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod paging;
 pub mod private_fs;
 pub mod ratelimit;
 pub mod secrets;
@@ -65,6 +66,7 @@ pub async fn build_state(config: Config) -> Result<Built> {
     let metrics = Arc::new(Metrics::new());
     let training = Arc::new(training::TrainingService::new(&config.training, &metrics.registry)?);
     let voice = Arc::new(voice::VoiceService::new(&config, &metrics.registry).await?);
+    let limits = Arc::new(ratelimit::Limiters::new(&config.rate_limits));
     let state = AppState::new(state::Shared {
         db,
         config: Arc::new(config),
@@ -73,6 +75,7 @@ pub async fn build_state(config: Config) -> Result<Built> {
         metrics,
         training,
         voice,
+        limits,
     });
     training::start_background(&state).await;
     Ok(Built { state, new_admin_key: loaded.new_admin_key })

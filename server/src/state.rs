@@ -6,6 +6,7 @@ use crate::auth::Keys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::ratelimit::Limiters;
 use crate::secrets::Secrets;
 use crate::training::TrainingService;
 use crate::voice::VoiceService;
@@ -47,4 +48,6 @@ pub struct Shared {
     pub training: Arc<TrainingService>,
     /// Speech provider, breaker, clip store and single-flight generation.
     pub voice: Arc<VoiceService>,
+    /// Per-user rate limits of the everyday write routes (coaching lines, sets, interactions).
+    pub limits: Arc<Limiters>,
 }

@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use coach_shared::limits::{LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN};
 use coach_shared::types::users::{CreateWorkoutRequest, WorkoutEntry};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -13,9 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::db::{Cursor, Db, DbBool, OptF64, new_id, now_ms, to_dt};
+use crate::db::{Db, DbBool, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::paging::{self, Order};
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -99,13 +99,15 @@ pub async fn find_own(db: &Db, user_id: &str, id: &str) -> Result<Option<Workout
     responses(
         (status = 201, description = "Logged", body = WorkoutEntry),
         (status = 400, description = "Invalid entry", body = coach_shared::ErrorResponse),
-        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse)),
+        (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
+        (status = 429, description = "Workout logging rate limit exceeded (`COACH_WORKOUTS_PER_MINUTE` / `_BURST`)", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 async fn create_workout(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiJson(req): ApiJson<CreateWorkoutRequest>,
 ) -> ApiResult<impl IntoResponse> {
+    state.limits.workouts.check(auth.id())?;
     let id = new_id();
     sqlx::query(
         "INSERT INTO workout_entries (id, user_id, exercise_type, set_number, weight, reps, perceived_exertion,
@@ -180,16 +182,7 @@ async fn list_workouts(
     auth: AuthUser,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<WorkoutList>> {
-    let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT);
-    if !(LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(&limit) {
-        return Err(AppError::field("limit", "out_of_range", "must be between 1 and 100"));
-    }
-    let cursor = match q.cursor.as_deref() {
-        None => Cursor::start(),
-        Some(c) => {
-            Cursor::parse(c).ok_or_else(|| AppError::field("cursor", "invalid_format", "must be a nextCursor value"))?
-        }
-    };
+    let page = paging::page(q.limit, q.cursor.as_deref(), Order::NewestFirst)?;
     let rows = sqlx::query_as::<_, WorkoutRow>(concat!(
         "SELECT ",
         workout_columns!(),
@@ -197,13 +190,11 @@ async fn list_workouts(
          ORDER BY created_at DESC, id DESC LIMIT $4"
     ))
     .bind(auth.id())
-    .bind(cursor.at)
-    .bind(&cursor.id)
-    .bind(i64::from(limit))
+    .bind(page.cursor.at)
+    .bind(&page.cursor.id)
+    .bind(page.sql_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    let next_cursor = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| Cursor { at: r.created_at, id: r.id.clone() }.to_string()))
-        .flatten();
+    let next_cursor = paging::next_cursor(&rows, &page, |r| (r.created_at, &r.id));
     Ok(axum::Json(WorkoutList { workouts: rows.iter().map(WorkoutRow::to_api).collect(), next_cursor }))
 }

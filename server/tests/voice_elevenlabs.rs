@@ -131,6 +131,24 @@ async fn refusals_are_not_retried() {
     assert_eq!(fake.tts_hits(), 2);
 }
 
+#[tokio::test]
+async fn account_refusals_are_final_at_once() {
+    let fake = FakeEleven::start().await;
+    let p = client(&fake);
+    for (fault, code) in [(Fault::QuotaExceeded, "quota_exceeded"), (Fault::InvalidKey, "invalid_api_key")] {
+        let before = fake.tts_hits();
+        fake.push(&[fault.clone(), fault]);
+        let err = speak(&p, Tone::Neutral).await.unwrap_err();
+        match &err {
+            ProviderError::Rejected { status: 401, code: c, .. } => assert_eq!(c, code),
+            other => panic!("{other:?}"),
+        }
+        assert!(err.account_failure().is_some() && !err.counts_against_health(), "{err:?}");
+        assert_eq!(fake.tts_hits(), before + 1, "not retried (max_retries is 3)");
+        fake.state.faults.lock().unwrap().clear();
+    }
+}
+
 fn mp3_samples() -> Vec<CloneSample> {
     (0..3)
         .map(|i| {
@@ -242,7 +260,7 @@ engines!(rate_limits_and_bad_keys_give_503_not_500, |engine: Engine| async move 
     };
     let alice = app.user("alice", true, false).await;
     let v = synth(&app, &alice, phrase("Nice")).await.assert_error(503, Some("voice_unavailable"));
-    assert!(v["details"]["reason"].as_str().unwrap().contains("invalid_api_key"), "{v}");
+    assert_eq!(v["details"]["reason"], "invalid_api_key", "{v}");
     drop(app);
     let Some(app) = TestApp::with_config(engine, |c| server_config(c, &fake)).await else { return };
     let alice = app.user("alice", true, false).await;
@@ -327,4 +345,91 @@ engines!(cloning_through_elevenlabs, |engine: Engine| async move {
     let prefs = request(&app, Method::GET, "/v1/voice/preferences", Some(&alice), &[], vec![]).await.json();
     assert_eq!(prefs["voiceCloneStatus"], "needs_update");
     assert_eq!(fake.problems(), Vec::<String>::new());
+});
+
+/// What this test binary's server logs at WARN and above (a global subscriber, installed once;
+/// tests running at the same time write into it too, so readers filter for their own lines).
+fn captured_logs() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || Capture(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this binary");
+        buf
+    })
+}
+
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+engines!(quota_and_key_refusals_leave_the_shared_breaker_closed, |engine: Engine| async move {
+    let logs = captured_logs();
+    let fake = FakeEleven::start().await;
+    // The breaker opens after 2 failed calls (server_config); 5 refusals of each kind follow.
+    let Some(app) = TestApp::with_config(engine, |c| server_config(c, &fake)).await else { return };
+    let alice = app.user("alice", true, false).await;
+    let bob = app.user("bob", true, false).await;
+    let failures = |reason: &str| metric(&app, "coach_voice_provider_failures_total", &[("reason", reason)]);
+    assert_eq!(failures("quota_exceeded"), 0.0);
+    for (fault, reason, words) in [
+        (Fault::QuotaExceeded, "quota_exceeded", "quota is used up"),
+        (Fault::InvalidKey, "invalid_api_key", "API key"),
+    ] {
+        fake.sticky(Some(fault));
+        for i in 0..5 {
+            let hits = fake.tts_hits();
+            let line = format!("Refused line {i} for {reason}");
+            let r = synth(&app, if i % 2 == 0 { &alice } else { &bob }, phrase(&line)).await;
+            let v = r.assert_error(503, Some("voice_unavailable"));
+            assert_eq!(v["details"]["reason"], reason, "{v}");
+            assert_eq!(v["details"]["text"], line.as_str());
+            assert!(v["message"].as_str().unwrap().contains(words), "{v}");
+            assert!(!r.text().contains("credits") && !r.text().contains(KEY), "no upstream text, no key: {v}");
+            assert!(!r.headers.contains_key("retry-after"), "waiting does not help; an operator must act");
+            assert_eq!(fake.tts_hits(), hits + 1, "{i}: the request reached the provider once (closed, no retry)");
+        }
+        assert_eq!(failures(reason), 5.0);
+        assert_eq!(metric(&app, "coach_voice_breaker_state", &[]), 0.0, "still closed after 5 > 2 refusals");
+        // Fixed upstream: the very next request is served by the provider.
+        fake.sticky(None);
+        let hits = fake.tts_hits();
+        let ok = synth(&app, &bob, phrase(&format!("Healthy again after {reason}"))).await;
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        assert_eq!(fake.tts_hits(), hits + 1);
+    }
+    assert_eq!(
+        metric(&app, "coach_voice_provider_requests_total", &[("outcome", "breaker_open")]),
+        0.0,
+        "no call was refused by the breaker"
+    );
+    // Health failures still open it, as before.
+    fake.sticky(Some(Fault::ServerError));
+    for i in 0..2 {
+        synth(&app, &alice, phrase(&format!("Down {i}"))).await.assert_error(503, Some("voice_unavailable"));
+    }
+    let v = synth(&app, &alice, phrase("Down again")).await.assert_error(503, Some("voice_unavailable"));
+    assert_eq!(v["details"]["reason"], "provider_unavailable");
+    assert_eq!(metric(&app, "coach_voice_breaker_state", &[]), 2.0, "5xx open the breaker");
+    assert_eq!(fake.problems(), Vec::<String>::new());
+    // Each refusal was logged at error level with its reason (the operator's cue), never the key.
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    for reason in ["quota_exceeded", "invalid_api_key"] {
+        let lines = text.lines().filter(|l| l.contains("ERROR") && l.contains(&format!("reason=\"{reason}\""))).count();
+        assert!(lines >= 5, "{lines} error lines for {reason}:\n{text}");
+    }
+    assert!(!text.contains(KEY), "the API key is never logged");
 });

@@ -27,7 +27,8 @@ pub fn run(minutes: u32, profile: Profile) -> Result<()> {
     println!("\n{}", summary.report());
 
     let bin = build(profile)?;
-    let coach = Coach::start(&bin, &[])?;
+    // 64 connections of one user logging sets: far beyond a person's rate, on purpose.
+    let coach = Coach::start(&bin, &fuzz::UNTHROTTLED)?;
     let token = coach.user("soak_premium", true, true)?;
     let line =
         json!({ "text": "Breathe out on the way up, nice and steady.", "tone": "neutral", "context": "rest_period" });

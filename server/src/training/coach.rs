@@ -82,13 +82,15 @@ pub fn rule_based(ctx: &CoachContext) -> (String, Tone) {
         (status = 200, description = "A compliant coaching line", body = CoachResponse),
         (status = 400, description = "Invalid context", body = coach_shared::ErrorResponse),
         (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
-        (status = 404, description = "workoutEntryId is not one of the caller's", body = coach_shared::ErrorResponse)),
+        (status = 404, description = "workoutEntryId is not one of the caller's", body = coach_shared::ErrorResponse),
+        (status = 429, description = "Coaching rate limit exceeded (`COACH_AI_COACH_PER_MINUTE` / `_BURST`)", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 pub async fn coach(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiJson(req): ApiJson<CoachRequest>,
 ) -> ApiResult<axum::Json<CoachResponse>> {
+    state.limits.coach.check(auth.id())?;
     let ctx = context_of(&state, &auth, &req).await?;
     if let Some(live) = state.training.serving.get("production") {
         let scanner = PiiScanner::with_names(auth.user.identifying_strings());

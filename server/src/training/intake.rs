@@ -12,7 +12,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use coach_shared::limits::{LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN};
 use coach_shared::pii::PiiScanner;
 use coach_shared::types::training::{
     TrainingDataResponse, TrainingDataStatus, TrainingDataSubmission, TrainingRecord, TrainingRecordList,
@@ -23,7 +22,7 @@ use utoipa::IntoParams;
 
 use super::subject::subject_key;
 use crate::auth::{Admin, AuthUser};
-use crate::db::{Cursor, Db, OptF64, new_id, now_ms, to_dt};
+use crate::db::{Db, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{Idempotency, json_response, request_hash};
@@ -190,17 +189,8 @@ pub async fn list(
     _admin: Admin,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<TrainingRecordList>> {
-    let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT);
-    if !(LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(&limit) {
-        return Err(AppError::field("limit", "out_of_range", "must be between 1 and 100"));
-    }
+    let page = crate::paging::page(q.limit, q.cursor.as_deref(), crate::paging::Order::NewestFirst)?;
     let before = q.before.map(|b| b.timestamp_millis()).unwrap_or(i64::MAX);
-    let cursor = match q.cursor.as_deref() {
-        None => Cursor::start(),
-        Some(c) => {
-            Cursor::parse(c).ok_or_else(|| AppError::field("cursor", "invalid_format", "must be a nextCursor value"))?
-        }
-    };
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, subject_key, exercise_type, set_number, strain_percentage, skip_reason, sleep_hours, ai_response,
                 context_tags, event_at, status, batch_id, created_at
@@ -209,15 +199,13 @@ pub async fn list(
          ORDER BY created_at DESC, id DESC LIMIT $4",
     )
     .bind(before)
-    .bind(cursor.at)
-    .bind(&cursor.id)
-    .bind(i64::from(limit))
+    .bind(page.cursor.at)
+    .bind(&page.cursor.id)
+    .bind(page.sql_limit())
     .fetch_all(&state.db.pool)
     .await?;
     let (total, pending) = counts(&state.db).await?;
-    let next_cursor = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| Cursor { at: r.created_at, id: r.id.clone() }.to_string()))
-        .flatten();
+    let next_cursor = crate::paging::next_cursor(&rows, &page, |r| (r.created_at, &r.id));
     let records = rows
         .into_iter()
         .map(|r| TrainingRecord {

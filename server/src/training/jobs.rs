@@ -77,6 +77,7 @@ pub async fn retention_cleanup(state: &AppState) -> Result<Value> {
         sqlx::query("DELETE FROM ai_training_data WHERE event_at < $1").bind(cutoff).execute(&state.db.pool).await?;
     let keys = crate::idempotency::purge_expired(&state.db).await?;
     state.training.intake_limiter.shrink();
+    state.limits.shrink();
     let voices = crate::deletion::retry_pending_voice_deletions(state).await?;
     tracing::info!(deleted = rows.rows_affected(), keys, voices, "retention cleanup");
     Ok(json!({

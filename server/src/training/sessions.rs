@@ -12,7 +12,7 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use coach_shared::limits::{LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, LIST_LIMIT_MIN, MAX_TRAINING_RETRIES, RETENTION_DAYS};
+use coach_shared::limits::{MAX_TRAINING_RETRIES, RETENTION_DAYS};
 use coach_shared::types::training::{
     TrainingSession, TrainingSessionAction, TrainingSessionRequest, TrainingSessionUpdate, TrainingSessionsList,
     TrainingStatus,
@@ -238,10 +238,7 @@ pub async fn list(
     _admin: Admin,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<axum::Json<TrainingSessionsList>> {
-    let limit = q.limit.unwrap_or(LIST_LIMIT_DEFAULT);
-    if !(LIST_LIMIT_MIN..=LIST_LIMIT_MAX).contains(&limit) {
-        return Err(AppError::field("limit", "out_of_range", "must be between 1 and 100"));
-    }
+    let limit = crate::paging::limit(q.limit)?;
     let offset = q.offset.unwrap_or(0);
     let statuses: &[&str] = match q.status.as_deref() {
         None => &["scheduled", "data_collection", "training", "validation", "completed", "failed"],

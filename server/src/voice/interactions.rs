@@ -3,20 +3,24 @@
 //! Only the caller's own workouts: another user's workout id is 404. The POST honours
 //! `Idempotency-Key` (the browser's offline outbox retries it): the same key and body replay the
 //! first 201 with `Idempotent-Replayed: true`; the same key with another body is 422
-//! `idempotency_key_reused`.
+//! `idempotency_key_reused`. The POST is rate-limited per user (`COACH_INTERACTIONS_*`); the GET
+//! is paged like every list (`limit`, `cursor`: [`crate::paging`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use coach_shared::Tone;
 use coach_shared::types::voice::{VoiceInteraction, VoiceInteractionRequest, VoiceInteractionsList};
+use serde::Deserialize;
 use sqlx::FromRow;
+use utoipa::IntoParams;
 
 use crate::auth::AuthUser;
 use crate::db::{DbBool, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::idempotency::{Idempotency, request_hash};
+use crate::paging::{self, Order};
 use crate::state::AppState;
 use crate::workouts;
 
@@ -60,7 +64,8 @@ impl Row {
         (status = 400, description = "Invalid interaction data", body = coach_shared::ErrorResponse),
         (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
         (status = 404, description = "No such workout entry of the caller's", body = coach_shared::ErrorResponse),
-        (status = 422, description = "Idempotency-Key reused with another body", body = coach_shared::ErrorResponse)),
+        (status = 422, description = "Idempotency-Key reused with another body", body = coach_shared::ErrorResponse),
+        (status = 429, description = "Interaction rate limit exceeded (`COACH_INTERACTIONS_PER_MINUTE` / `_BURST`)", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 pub async fn record(
     State(state): State<AppState>,
@@ -69,6 +74,8 @@ pub async fn record(
     ApiJson(req): ApiJson<VoiceInteractionRequest>,
 ) -> ApiResult<Response> {
     let user = auth.id();
+    // Before the replay too: a retry storm is refused like new records (the outbox waits Retry-After).
+    state.limits.interactions.check(user)?;
     let hash = request_hash(&req);
     if let Some(replay) = idem.replay(&state.db, user, ROUTE, &hash).await? {
         return Ok(replay);
@@ -117,11 +124,34 @@ pub async fn record(
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
-/// The voice interactions of one of the caller's workouts, oldest first, with averages.
+/// Paging of a workout's interactions (the rules of every list: [`crate::paging`]).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForWorkoutQuery {
+    /// 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// The previous page's `nextCursor`.
+    cursor: Option<String>,
+}
+
+/// Count, cache hits and mean latencies of a whole workout (every page), computed by the database
+/// so a long workout costs one row of memory, not one per interaction.
+#[derive(FromRow)]
+struct Totals {
+    total: i64,
+    cached: i64,
+    generation_avg: Option<f64>,
+    playback_avg: Option<f64>,
+}
+
+/// The voice interactions of one of the caller's workouts, oldest first, a page at a time, with
+/// the count and averages of the whole workout.
 #[utoipa::path(get, path = "/v1/voice/interactions/workout/{workoutId}", tag = "Voice Interactions",
-    params(("workoutId" = String, Path, description = "Workout entry identifier")),
+    params(("workoutId" = String, Path, description = "Workout entry identifier"), ForWorkoutQuery),
     responses(
         (status = 200, description = "Voice interactions for workout", body = VoiceInteractionsList),
+        (status = 400, description = "Invalid `limit` or `cursor`", body = coach_shared::ErrorResponse),
         (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
         (status = 404, description = "No such workout entry of the caller's", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
@@ -129,27 +159,43 @@ pub async fn for_workout(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiPath(workout_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ForWorkoutQuery>,
 ) -> ApiResult<axum::Json<VoiceInteractionsList>> {
+    let page = paging::page(q.limit, q.cursor.as_deref(), Order::OldestFirst)?;
     if workouts::find_own(&state.db, auth.id(), &workout_id).await?.is_none() {
         return Err(AppError::not_found("Workout entry"));
     }
     let rows = sqlx::query_as::<_, Row>(
         "SELECT id, workout_entry_id, ai_response_text, voice_tone, was_voice_played, was_cached,
                 generation_latency, playback_latency, created_at
-         FROM voice_interactions WHERE workout_entry_id = $1 AND user_id = $2 ORDER BY created_at, id",
+         FROM voice_interactions
+         WHERE workout_entry_id = $1 AND user_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))
+         ORDER BY created_at, id LIMIT $5",
     )
     .bind(&workout_id)
     .bind(auth.id())
+    .bind(page.cursor.at)
+    .bind(&page.cursor.id)
+    .bind(page.sql_limit())
     .fetch_all(&state.db.pool)
     .await?;
-    let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
-    let total = rows.len();
-    let hits = rows.iter().filter(|r| r.was_cached.0).count();
+    let t = sqlx::query_as::<_, Totals>(
+        "SELECT CAST(COUNT(*) AS BIGINT) AS total,
+                CAST(COALESCE(SUM(CASE WHEN was_cached THEN 1 ELSE 0 END), 0) AS BIGINT) AS cached,
+                CAST(AVG(generation_latency) AS DOUBLE PRECISION) AS generation_avg,
+                CAST(AVG(playback_latency) AS DOUBLE PRECISION) AS playback_avg
+         FROM voice_interactions WHERE workout_entry_id = $1 AND user_id = $2",
+    )
+    .bind(&workout_id)
+    .bind(auth.id())
+    .fetch_one(&state.db.pool)
+    .await?;
     Ok(axum::Json(VoiceInteractionsList {
-        average_generation_latency: mean(rows.iter().filter_map(|r| r.generation_latency).collect()),
-        average_playback_latency: mean(rows.iter().filter_map(|r| r.playback_latency).collect()),
-        cache_hit_rate: (total > 0).then(|| 100.0 * hits as f64 / total as f64),
-        total_interactions: total as u32,
+        average_generation_latency: t.generation_avg,
+        average_playback_latency: t.playback_avg,
+        cache_hit_rate: (t.total > 0).then(|| 100.0 * t.cached as f64 / t.total as f64),
+        total_interactions: u32::try_from(t.total).unwrap_or(u32::MAX),
+        next_cursor: paging::next_cursor(&rows, &page, |r| (r.created_at, &r.id)),
         interactions: rows.iter().map(Row::to_api).collect(),
     }))
 }

@@ -86,6 +86,10 @@ pub struct VoiceMetrics {
     pub generation_seconds: HistogramVec,
     /// `coach_voice_cache_evictions_total`: index entries removed by the random rotation.
     pub evictions: IntCounter,
+    /// `coach_voice_provider_failures_total{provider,reason}`: provider calls refused for the
+    /// account (`quota_exceeded`, `invalid_api_key`, `unauthorized`): they need an operator, and
+    /// they do not open the breaker, so this is where they show.
+    pub provider_failures: IntCounterVec,
 }
 
 impl VoiceMetrics {
@@ -104,6 +108,13 @@ impl VoiceMetrics {
             &["provider"],
         )?;
         let evictions = IntCounter::new("coach_voice_cache_evictions_total", "Cache index entries evicted")?;
+        let provider_failures = IntCounterVec::new(
+            Opts::new(
+                "coach_voice_provider_failures_total",
+                "Speech provider calls refused for the account (quota, key)",
+            ),
+            &["provider", "reason"],
+        )?;
         let breaker =
             IntGauge::new("coach_voice_breaker_state", "Speech provider breaker: 0 closed, 1 half-open, 2 open")?;
         registry.register(Box::new(cache_requests.clone()))?;
@@ -111,7 +122,8 @@ impl VoiceMetrics {
         registry.register(Box::new(generation_seconds.clone()))?;
         registry.register(Box::new(evictions.clone()))?;
         registry.register(Box::new(breaker.clone()))?;
-        Ok((Self { cache_requests, provider_requests, generation_seconds, evictions }, breaker))
+        registry.register(Box::new(provider_failures.clone()))?;
+        Ok((Self { cache_requests, provider_requests, generation_seconds, evictions, provider_failures }, breaker))
     }
 }
 
@@ -145,6 +157,9 @@ impl VoiceService {
         provider: Arc<dyn SpeechProvider>,
     ) -> anyhow::Result<Self> {
         let (metrics, gauge) = VoiceMetrics::new(registry)?;
+        for reason in provider::AccountFailure::ALL {
+            metrics.provider_failures.with_label_values(&[provider.name(), reason.as_str()]);
+        }
         Ok(Self {
             provider,
             breaker: Breaker::new(config.voice.breaker_failures, config.voice.breaker_cooldown, gauge),
@@ -185,8 +200,16 @@ impl VoiceService {
             }
             Err(e) => {
                 count(e.kind());
-                tracing::warn!(provider = name, operation, error = %e, "speech provider call failed");
-                if e.counts_against_health() { permit.failure() } else { permit.success() }
+                if let Some(account) = e.account_failure() {
+                    self.metrics.provider_failures.with_label_values(&[name, account.as_str()]).inc();
+                    tracing::error!(provider = name, operation, reason = account.as_str(), error = %e,
+                        "speech provider refused the service's account: {}; voice degrades to text until an operator acts",
+                        account.describe());
+                    permit.neutral();
+                } else {
+                    tracing::warn!(provider = name, operation, error = %e, "speech provider call failed");
+                    if e.counts_against_health() { permit.failure() } else { permit.success() }
+                }
             }
         }
         result

@@ -2,7 +2,9 @@
 //! clip found in the store by its key or made once by the provider (single-flight: concurrent
 //! identical requests share one provider call); the user's cache index updated; answered as JSON
 //! or, when the request accepts `audio/*`, as the audio bytes. A provider failure degrades to 503
-//! `voice_unavailable` with the text in `details` (the app shows it), never a 500.
+//! `voice_unavailable` with the text in `details` (the app shows it) and a closed `details.reason`
+//! (`quota_exceeded`, `invalid_api_key`, `unauthorized`, `provider_unavailable`,
+//! `provider_refused`, `clip_store`, `timeout`), never a 500 and never the provider's own text.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +22,7 @@ use serde_json::json;
 
 use super::clip_store::ClipMeta;
 use super::preferences::{self, effective_tone};
-use super::provider::ProviderError;
+use super::provider::{AccountFailure, ProviderError};
 use super::{VoiceService, cache_index, clips, require_premium};
 use crate::auth::AuthUser;
 use crate::db::Db;
@@ -136,12 +138,58 @@ impl VoiceService {
     }
 }
 
-/// 503 `voice_unavailable` carrying what the app needs for its text-only mode.
-fn unavailable(provider: &str, text: &str, tone: Tone, reason: &str, retry_after: Option<Duration>) -> AppError {
+/// Why a 503 was answered: a closed set for `details.reason`, each with a sentence for `message`.
+/// The provider's own text (which may quote its error body) stays in the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// The provider refused the service's account (quota, key): needs an operator.
+    Account(AccountFailure),
+    /// Down, timing out, answering garbage, or the breaker is open.
+    ProviderDown,
+    /// The provider refused this request (e.g. an unknown voice).
+    Refused,
+    /// The clip could not be stored or read back.
+    Storage,
+    /// Generation ran past the request's deadline.
+    TooSlow,
+}
+
+impl Why {
+    fn of(e: &ProviderError) -> Why {
+        match (e.account_failure(), e) {
+            (Some(a), _) => Why::Account(a),
+            (None, ProviderError::Unavailable { .. }) => Why::ProviderDown,
+            (None, ProviderError::Rejected { .. }) => Why::Refused,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Why::Account(a) => a.as_str(),
+            Why::ProviderDown => "provider_unavailable",
+            Why::Refused => "provider_refused",
+            Why::Storage => "clip_store",
+            Why::TooSlow => "timeout",
+        }
+    }
+
+    fn sentence(self) -> &'static str {
+        match self {
+            Why::Account(a) => a.describe(),
+            Why::ProviderDown => "the speech provider is not answering",
+            Why::Refused => "the speech provider refused this request",
+            Why::Storage => "the clip could not be stored",
+            Why::TooSlow => "synthesis took too long",
+        }
+    }
+}
+
+/// 503 `voice_unavailable` carrying what the app needs for its text-only mode, and why.
+fn unavailable(provider: &str, text: &str, tone: Tone, why: Why, retry_after: Option<Duration>) -> AppError {
     AppError::Unavailable {
         code: "voice_unavailable",
-        message: "Voice is temporarily unavailable; show the text instead".into(),
-        details: Some(json!({ "text": text, "tone": tone, "provider": provider, "reason": reason })),
+        message: format!("Voice is unavailable ({}); show the text instead", why.sentence()),
+        details: Some(json!({ "text": text, "tone": tone, "provider": provider, "reason": why.code() })),
         retry_after_secs: retry_after.map(|d| d.as_secs().max(1)),
     }
 }
@@ -193,7 +241,7 @@ pub fn wants_audio(headers: &HeaderMap) -> Result<bool, AppError> {
         (status = 406, description = "Only an unsupported audio type is acceptable", body = coach_shared::ErrorResponse),
         (status = 413, description = "Body too large", body = coach_shared::ErrorResponse),
         (status = 429, description = "Voice synthesis rate limit exceeded", body = coach_shared::ErrorResponse),
-        (status = 503, description = "The speech provider is unavailable: `details.text` carries the text to show", body = coach_shared::ErrorResponse)),
+        (status = 503, description = "The speech provider is unavailable: `details.text` carries the text to show, `details.reason` says why (`quota_exceeded`, `invalid_api_key`, `unauthorized`, `provider_unavailable`, `provider_refused`, `clip_store`, `timeout`)", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 pub async fn synthesize(
     State(state): State<AppState>,
@@ -232,23 +280,21 @@ pub async fn synthesize(
     let deadline = state.config.request_timeout.saturating_sub(Duration::from_secs(2)).max(Duration::from_secs(1));
     let (meta, origin) = match tokio::time::timeout(deadline, voice.clip(&state.db, job)).await {
         Ok(Ok(found)) => found,
-        // `voice.call` logged the provider's own message; the client gets `public_reason`
+        // Provider failures were logged (with the provider's text) by `VoiceService::call`.
         Ok(Err(GenError::Provider(e))) => {
-            let retry_after = if let ProviderError::Unavailable { retry_after, .. } = &e { *retry_after } else { None };
-            return Err(unavailable(provider, &req.text, tone, &e.public_reason(), retry_after));
+            let retry_after = match &e {
+                ProviderError::Unavailable { retry_after, .. } => *retry_after,
+                ProviderError::Rejected { .. } => None,
+            };
+            return Err(unavailable(provider, &req.text, tone, Why::of(&e), retry_after));
         }
         Ok(Err(GenError::Store(e))) => {
             tracing::error!(error = %e, "clip store failure");
-            return Err(unavailable(provider, &req.text, tone, "the clip could not be stored", None));
+            return Err(unavailable(provider, &req.text, tone, Why::Storage, None));
         }
         Err(_) => {
-            return Err(unavailable(
-                provider,
-                &req.text,
-                tone,
-                "synthesis took too long",
-                Some(Duration::from_secs(5)),
-            ));
+            tracing::warn!(provider, ?deadline, "synthesis ran past the request's deadline");
+            return Err(unavailable(provider, &req.text, tone, Why::TooSlow, Some(Duration::from_secs(5))));
         }
     };
     voice.metrics.cache_requests.with_label_values(&[provider, origin.label()]).inc();
@@ -272,7 +318,7 @@ pub async fn synthesize(
     }
     let bytes = voice.clips.read(&key).await.map_err(|e| {
         tracing::error!(error = %e, "clip file unreadable");
-        unavailable(provider, &req.text, tone, "the clip could not be read", None)
+        unavailable(provider, &req.text, tone, Why::Storage, None)
     })?;
     let mut h = HeaderMap::new();
     let hv = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("-"));

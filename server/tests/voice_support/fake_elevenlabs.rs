@@ -3,7 +3,8 @@
 //! violation is answered like the real API would (401, 422 with the FastAPI list body, 404) AND
 //! recorded in `problems`, which tests assert empty. Faults are injected per request (a queue) or
 //! for every request (sticky): 429 with `Retry-After`, 500, a slow answer, a body cut off
-//! mid-stream, and non-audio bytes.
+//! mid-stream, non-audio bytes, and the account refusals (401 `quota_exceeded` /
+//! `invalid_api_key`).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,6 +50,11 @@ pub enum Fault {
     Garbage,
     /// `voices/add` refuses with 400 `voice_limit_reached`.
     VoiceLimit,
+    /// 401 `quota_exceeded`, exactly as the real API answers a request the account's remaining
+    /// credits cannot pay for (`detail.status` and `detail.message` only).
+    QuotaExceeded,
+    /// 401 `invalid_api_key` as the real API answers a revoked key (same shape).
+    InvalidKey,
 }
 
 /// What the fake saw of the last `voices/add`.
@@ -148,6 +154,14 @@ fn detail(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [("x-trace-id", "fake-trace")], axum::Json(body)).into_response()
 }
 
+/// The real API's 401 body: `{"detail":{"status":…,"message":…}}` (no `code`), as quoted in
+/// ElevenLabs' help centre ("API Error Code 400 or 401") and in users' reports of
+/// `quota_exceeded` answers.
+fn account_refusal(status: &str, message: &str) -> Response {
+    let body = json!({ "detail": { "status": status, "message": message } });
+    (StatusCode::UNAUTHORIZED, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
 fn unprocessable(st: &FakeState, loc: &[&str], msg: &str) -> Response {
     st.problems.lock().unwrap().push(format!("{}: {msg}", loc.join(".")));
     let body = json!({ "detail": [{ "loc": loc, "msg": msg, "type": "value_error" }] });
@@ -162,7 +176,7 @@ fn unauthorized(st: &FakeState, headers: &HeaderMap) -> Option<Response> {
             if other.is_none() {
                 st.problems.lock().unwrap().push("missing xi-api-key".into());
             }
-            Some(detail(StatusCode::UNAUTHORIZED, "invalid_api_key", "Invalid API key"))
+            Some(account_refusal("invalid_api_key", "Invalid API key"))
         }
     }
 }
@@ -202,6 +216,11 @@ async fn apply(st: &FakeState, fault: Option<Fault>) -> Option<Response> {
                 .into_response(),
         ),
         Fault::VoiceLimit => None,
+        Fault::QuotaExceeded => Some(account_refusal(
+            "quota_exceeded",
+            "This request exceeds your quota of 10000. You have 0 credits remaining, while 42 credits are required for this request.",
+        )),
+        Fault::InvalidKey => Some(account_refusal("invalid_api_key", "Invalid API key")),
     }
 }
 

@@ -288,16 +288,22 @@ pub struct VoiceInteraction {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceInteractionsList {
-    /// Interactions, oldest first.
+    /// This page of the interactions, oldest first.
     pub interactions: Vec<VoiceInteraction>,
-    /// How many.
+    /// How many the workout has (all pages).
     pub total_interactions: u32,
-    /// Mean of the non-null generation latencies (ms).
+    /// Mean of the non-null generation latencies of the workout (ms).
     pub average_generation_latency: Option<f64>,
-    /// Mean of the non-null playback latencies (ms).
+    /// Mean of the non-null playback latencies of the workout (ms).
     pub average_playback_latency: Option<f64>,
     /// Percentage (0–100) of interactions served from a cache.
     pub cache_hit_rate: Option<f64>,
+    /// Extension (the contract's object allows more properties): pass as `cursor` for the next
+    /// page. Present when the page came back full (the paging rule of every list), absent
+    /// otherwise — so a workout with fewer interactions than `limit` answers exactly as before
+    /// paging. `totalInteractions` and the averages always cover the whole workout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// The canonical provider settings string of each tone (part of the clip's cache key).

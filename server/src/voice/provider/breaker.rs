@@ -6,6 +6,9 @@
 //! * **half-open**: one probe call is let through; its success closes the breaker, its failure
 //!   opens it for another cooldown. Other calls are refused while the probe runs.
 //!
+//! A call whose outcome says nothing about the provider's health (the account was refused: quota,
+//! key) is reported [`Permit::neutral`]: it neither counts towards opening nor resets the count.
+//!
 //! Hand-written (about 100 lines) because the rule is small and must report its state as a metric
 //! and hand back a `Retry-After`; the crates available add generic policies we do not need.
 
@@ -101,6 +104,12 @@ impl Permit<'_> {
         self.reported = true;
         self.breaker.report(false, self.probe);
     }
+
+    /// The call says nothing about the provider's health (its account was refused): the state and
+    /// the failure count stay as they were; a half-open probe slot is freed for the next call.
+    pub fn neutral(self) {
+        drop(self);
+    }
 }
 
 impl Drop for Permit<'_> {
@@ -146,6 +155,18 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         drop(b.try_acquire().unwrap());
         assert_eq!(b.state(), BreakerState::HalfOpen(false));
+        b.try_acquire().unwrap().failure();
+        assert!(matches!(b.state(), BreakerState::Open(_)));
+    }
+
+    #[test]
+    fn neutral_outcomes_neither_open_nor_reset() {
+        let b = breaker(2, 1000);
+        b.try_acquire().unwrap().failure();
+        for _ in 0..10 {
+            b.try_acquire().unwrap().neutral();
+        }
+        assert_eq!(b.state(), BreakerState::Closed(1), "neither counted nor reset");
         b.try_acquire().unwrap().failure();
         assert!(matches!(b.state(), BreakerState::Open(_)));
     }

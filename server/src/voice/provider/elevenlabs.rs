@@ -11,6 +11,8 @@
 //! audio are retried with jittered exponential backoff (`backon`), waiting at least the
 //! `Retry-After` the provider sent; a `Retry-After` beyond the configured maximum ends the retries
 //! at once and is handed to the client. Errors are read from `detail.code`, else `detail.status`.
+//! A refusal of the account (401 `quota_exceeded` / `invalid_api_key`) is final at once, whatever
+//! its status: see [`super::AccountFailure`].
 
 use std::time::Duration;
 
@@ -253,6 +255,11 @@ fn retry_after(resp: &Response) -> Option<Duration> {
     Some(Duration::from_millis(ms.max(0) as u64))
 }
 
+/// Error codes that refuse the account rather than the request (ElevenLabs answers them with 401
+/// `{"detail":{"status":"quota_exceeded","message":"This request exceeds your quota of 10000. …"}}`
+/// and `{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}`): never retried.
+const ACCOUNT_CODES: [&str; 2] = ["quota_exceeded", "invalid_api_key"];
+
 /// Passes 2xx through; classifies everything else. `retry_5xx` is false for a call that is not
 /// idempotent (voices/add), where a 500 may have done the work already: only 429, 408 and the
 /// gateway errors are retried then.
@@ -264,6 +271,10 @@ async fn check_status(resp: Response, retry_5xx: bool) -> Result<Response, Attem
     let after = retry_after(&resp);
     let text = resp.text().await.unwrap_or_default();
     let (code, message) = error_detail(&text);
+    if ACCOUNT_CODES.contains(&code.as_str()) {
+        // The account, not this request: final whatever the status (retrying spends nothing but time).
+        return Err(Attempt::Fail(ProviderError::Rejected { status: status.as_u16(), code, message }));
+    }
     let retry = status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
         || matches!(status.as_u16(), 502..=504)
@@ -386,5 +397,11 @@ mod tests {
             "Field required"
         );
         assert_eq!(error_detail("Bad Gateway").1, "Bad Gateway");
+        // The real quota answer (status only, no code).
+        let quota = r#"{"detail":{"status":"quota_exceeded","message":"This request exceeds your quota of 10000. You have 0 credits remaining, while 91 credits are required for this request."}}"#;
+        let (code, message) = error_detail(quota);
+        let e = ProviderError::Rejected { status: 401, code, message };
+        assert_eq!(e.account_failure(), Some(super::super::AccountFailure::QuotaExceeded));
+        assert!(!e.counts_against_health());
     }
 }

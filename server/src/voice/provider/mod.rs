@@ -93,38 +93,73 @@ pub enum ProviderError {
     },
 }
 
+/// A refusal of the service's provider account rather than of one request: every call fails the
+/// same way until an operator acts (tops up the quota, replaces the key). A closed set: it is the
+/// `reason` label of `coach_voice_provider_failures_total` and the 503's `details.reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountFailure {
+    /// The account's character or credit quota is used up (ElevenLabs 401 `quota_exceeded`).
+    QuotaExceeded,
+    /// The API key is wrong or revoked (ElevenLabs 401 `invalid_api_key`).
+    InvalidApiKey,
+    /// Any other 401/403: the key lacks a permission, the account is restricted.
+    Unauthorized,
+}
+
+impl AccountFailure {
+    /// Every value (the metric's series are created at start, at 0).
+    pub const ALL: [AccountFailure; 3] =
+        [AccountFailure::QuotaExceeded, AccountFailure::InvalidApiKey, AccountFailure::Unauthorized];
+
+    /// The label / `details.reason` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountFailure::QuotaExceeded => "quota_exceeded",
+            AccountFailure::InvalidApiKey => "invalid_api_key",
+            AccountFailure::Unauthorized => "unauthorized",
+        }
+    }
+
+    /// A sentence for the client's message (no provider text, no key).
+    pub fn describe(self) -> &'static str {
+        match self {
+            AccountFailure::QuotaExceeded => "the speech provider's quota is used up",
+            AccountFailure::InvalidApiKey => "the speech provider does not accept the service's API key",
+            AccountFailure::Unauthorized => "the speech provider refuses the service's account",
+        }
+    }
+}
+
 impl ProviderError {
     /// A transient failure without a retry hint.
     pub fn unavailable(reason: impl Into<String>) -> Self {
         ProviderError::Unavailable { reason: reason.into(), retry_after: None }
     }
 
-    /// Whether the failure says something about the provider's health (and so counts towards
-    /// opening the breaker). A refusal of one request's content (400/404/422) does not.
-    pub fn counts_against_health(&self) -> bool {
+    /// Whether this is a refusal of the account (quota, key) rather than of the request: by the
+    /// error code whatever the status (ElevenLabs answers both with 401), else any other 401/403.
+    pub fn account_failure(&self) -> Option<AccountFailure> {
         match self {
-            ProviderError::Unavailable { .. } => true,
-            ProviderError::Rejected { status, .. } => !matches!(status, 400 | 404 | 409 | 413 | 422),
+            ProviderError::Unavailable { .. } => None,
+            ProviderError::Rejected { status, code, .. } => match code.as_str() {
+                "quota_exceeded" => Some(AccountFailure::QuotaExceeded),
+                "invalid_api_key" => Some(AccountFailure::InvalidApiKey),
+                _ if matches!(status, 401 | 403) => Some(AccountFailure::Unauthorized),
+                _ => None,
+            },
         }
     }
 
-    /// What a client is told about this failure (`details.reason` of the 503): a fixed phrase and,
-    /// for a refusal, the provider's status and error code (`invalid_api_key`, `quota_exceeded`),
-    /// never the provider's message, a path or an I/O error, which stay in the logs.
-    pub fn public_reason(&self) -> String {
+    /// Whether the failure says something about the provider's health (and so counts towards
+    /// opening the breaker). A refusal of one request's content (400/404/422) does not, and
+    /// neither does a refusal of the account ([`ProviderError::account_failure`]): the provider is
+    /// up and answering, and one user's requests (a text needing more credits than are left) must
+    /// not shut the voice off for everybody; such failures are counted and logged instead.
+    pub fn counts_against_health(&self) -> bool {
         match self {
-            ProviderError::Unavailable { retry_after: Some(_), .. } => {
-                "the speech provider is busy or paused; try again after Retry-After".into()
-            }
-            ProviderError::Unavailable { retry_after: None, .. } => {
-                "the speech provider is temporarily unavailable".into()
-            }
-            ProviderError::Rejected { status, code, .. } => {
-                let token = code.len() <= 64
-                    && !code.is_empty()
-                    && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-                let code = if token { code.as_str() } else { "unknown" };
-                format!("the speech provider refused the request ({status} {code})")
+            ProviderError::Unavailable { .. } => true,
+            ProviderError::Rejected { status, .. } => {
+                self.account_failure().is_none() && !matches!(status, 400 | 404 | 409 | 413 | 422)
             }
         }
     }

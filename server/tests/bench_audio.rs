@@ -151,14 +151,15 @@ async fn audio_corpus_bench() {
     let mut all = Vec::new();
 
     println!("\n1. each crafted file alone (second of four samples)");
-    println!("| file | bytes | lie | answer | ms |\n|---|---:|---|---|---:|");
+    println!("| file | bytes | lie | answer | ms | peak RSS after, MiB |\n|---|---:|---|---|---:|---:|");
     let files = corpus();
     for (n, c) in files.iter().enumerate() {
         let f = with_good(n, (c.file_name.to_string(), c.content_type, c.bytes.clone()));
         let t0 = Instant::now();
         let a = send_all(&http, &base, &token, vec![f], 1).await;
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
-        println!("| {} | {} | {} | {} {} | {ms:.0} |", c.file_name, c.bytes.len(), c.lie, a[0].0, a[0].1);
+        let peak = memory(pid).1;
+        println!("| {} | {} | {} | {} {} | {ms:.0} | {peak:.1} |", c.file_name, c.bytes.len(), c.lie, a[0].0, a[0].1);
         all.extend(a);
     }
     let (rss, hwm) = memory(pid);

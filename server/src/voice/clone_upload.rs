@@ -143,7 +143,8 @@ pub async fn validate(state: &AppState, up: Upload) -> ApiResult<CloneRequest> {
     // The local provider matches the speaker's pitch (30 s of mono per sample); ElevenLabs gets
     // the files themselves and needs no decoded samples kept.
     let keep_mono_secs = if state.voice.provider.name() == "local" { pitch::MAX_SECS as f64 } else { 0.0 };
-    let budget = DecodeBudget { max_secs: cfg.clone_max_sample_secs, keep_mono_secs };
+    let budget =
+        DecodeBudget { max_secs: cfg.clone_max_sample_secs, keep_mono_secs, mono_rate_floor: pitch::ANALYSIS_RATE };
     let mut seen: Vec<[u8; 32]> = Vec::new();
     let mut samples = Vec::with_capacity(n);
     for (i, (bytes, file_name, content_type)) in up.samples.into_iter().enumerate() {
@@ -160,7 +161,7 @@ pub async fn validate(state: &AppState, up: Upload) -> ApiResult<CloneRequest> {
         let checked = tokio::task::spawn_blocking(move || {
             let _turn = turn;
             let info = audio::inspect_with(probe, ext.as_deref(), budget)?;
-            let f0 = info.mono.as_deref().and_then(|m| pitch::median_f0(m, info.sample_rate));
+            let f0 = info.mono.as_deref().and_then(|m| pitch::median_f0(m, info.mono_rate));
             Ok::<_, AudioError>((info.duration, f0))
         })
         .await

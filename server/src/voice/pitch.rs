@@ -3,7 +3,7 @@
 //! the cloning samples picks the engine variant and pitch nearest to the speaker's.
 
 /// Rate the signal is decimated to before analysis (speech pitch lies far below its Nyquist).
-const ANALYSIS_RATE: u32 = 11_025;
+pub const ANALYSIS_RATE: u32 = 11_025;
 /// Lowest and highest pitch searched (Hz): deep male to high female/child speech.
 const F0_MIN: f64 = 60.0;
 const F0_MAX: f64 = 450.0;

@@ -46,6 +46,10 @@ pub struct DecodeBudget {
     /// Seconds of audio kept, mixed to mono, from the start (0: none). The local provider's pitch
     /// analysis reads 30 s per sample; ElevenLabs gets the file itself and needs none.
     pub keep_mono_secs: f64,
+    /// The kept mono samples are averaged in runs of `rate / mono_rate_floor` (0: not at all), so
+    /// they are kept at between this rate and twice it: the pitch analysis decimates the same way
+    /// (30 s at 96 kHz would otherwise be 11 MiB per check).
+    pub mono_rate_floor: u32,
 }
 
 /// What decoding found.
@@ -59,6 +63,8 @@ pub struct AudioInfo {
     pub channels: usize,
     /// The first `keep_mono_secs` of the samples mixed down to mono, when asked for.
     pub mono: Option<Vec<f32>>,
+    /// The rate of `mono` (the sample rate divided by the averaging run).
+    pub mono_rate: u32,
 }
 
 /// Why bytes are not usable audio.
@@ -121,6 +127,10 @@ fn check_channels(n: usize) -> Result<(), AudioError> {
 /// Decodes `bytes` within `budget` and measures them. `hint` is a file extension such as `mp3`
 /// or `wav` that speeds up probing; the content decides either way.
 pub fn inspect_with(bytes: Bytes, hint: Option<&str>, budget: DecodeBudget) -> Result<AudioInfo, AudioError> {
+    if bytes.starts_with(b"OggS") {
+        // symphonia's Ogg reader sizes Vorbis codebooks while probing, before `check_params`
+        vorbis_setup::precheck(&bytes)?;
+    }
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), MediaSourceStreamOptions::default());
     let mut h = Hint::new();
     if let Some(ext) = hint {
@@ -142,7 +152,7 @@ pub fn inspect_with(bytes: Bytes, hint: Option<&str>, budget: DecodeBudget) -> R
     let mut rate = params.sample_rate.unwrap_or(0);
     let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
     let mut mono: Option<Vec<f32>> = (budget.keep_mono_secs > 0.0).then(Vec::new);
-    let mut keep_frames: Option<usize> = None;
+    let mut keep: Option<MonoKeeper> = None;
     let mut interleaved: Vec<f32> = Vec::new();
     let mut decode_errors = 0u32;
     loop {
@@ -175,13 +185,15 @@ pub fn inspect_with(bytes: Bytes, hint: Option<&str>, budget: DecodeBudget) -> R
                     return Err(AudioError::TooLong { max_secs });
                 }
                 if let Some(m) = mono.as_mut() {
-                    let keep = *keep_frames.get_or_insert((budget.keep_mono_secs * f64::from(rate)) as usize);
-                    if m.len() < keep {
+                    let k = keep.get_or_insert_with(|| MonoKeeper::new(rate, budget));
+                    if m.len() < k.limit {
                         buf.copy_to_vec_interleaved(&mut interleaved);
-                        let take = (keep - m.len()).min(n);
-                        m.extend(
-                            interleaved.chunks(channels).take(take).map(|c| c.iter().sum::<f32>() / channels as f32),
-                        );
+                        for frame in interleaved.chunks(channels) {
+                            k.push(m, frame.iter().sum::<f32>() / channels as f32);
+                            if m.len() == k.limit {
+                                break;
+                            }
+                        }
                     }
                 }
             }
@@ -197,12 +209,42 @@ pub fn inspect_with(bytes: Bytes, hint: Option<&str>, budget: DecodeBudget) -> R
     if frames == 0 || rate == 0 {
         return Err(AudioError::NoAudio("no audio frames".into()));
     }
-    Ok(AudioInfo { duration: secs, sample_rate: rate, channels, mono })
+    let mono_rate = keep.map_or(rate, |k| rate / k.run as u32);
+    Ok(AudioInfo { duration: secs, sample_rate: rate, channels, mono, mono_rate })
+}
+
+/// Keeps the first seconds of mono samples, averaged in runs (set from the first decoded rate).
+struct MonoKeeper {
+    /// Samples averaged into one kept sample.
+    run: usize,
+    /// Kept samples at most.
+    limit: usize,
+    /// The run being summed, and its length.
+    sum: f32,
+    n: usize,
+}
+
+impl MonoKeeper {
+    fn new(rate: u32, budget: DecodeBudget) -> Self {
+        let run = rate.checked_div(budget.mono_rate_floor).unwrap_or(1).max(1) as usize;
+        let limit = (budget.keep_mono_secs * f64::from(rate)) as usize / run;
+        Self { run, limit, sum: 0.0, n: 0 }
+    }
+
+    fn push(&mut self, kept: &mut Vec<f32>, v: f32) {
+        self.sum += v;
+        self.n += 1;
+        if self.n == self.run {
+            kept.push(self.sum / self.run as f32);
+            (self.sum, self.n) = (0.0, 0);
+        }
+    }
 }
 
 /// [`inspect_with`] for trusted-size callers: up to `max_secs`, and with `keep_mono` the first
-/// [`crate::voice::pitch::MAX_SECS`] seconds in mono (what the pitch analysis reads).
+/// [`crate::voice::pitch::MAX_SECS`] seconds in mono at the full rate (what the pitch analysis
+/// reads).
 pub fn inspect(bytes: Bytes, hint: Option<&str>, max_secs: f64, keep_mono: bool) -> Result<AudioInfo, AudioError> {
     let keep_mono_secs = if keep_mono { crate::voice::pitch::MAX_SECS as f64 } else { 0.0 };
-    inspect_with(bytes, hint, DecodeBudget { max_secs, keep_mono_secs })
+    inspect_with(bytes, hint, DecodeBudget { max_secs, keep_mono_secs, mono_rate_floor: 0 })
 }

@@ -34,6 +34,9 @@ const SETUP_SIGNATURE: &[u8] = b"\x05vorbis";
 pub fn check(extra_data: &[u8]) -> Result<(), AudioError> {
     match measure(extra_data) {
         None => Err(AudioError::NoAudio("the Vorbis setup header cannot be read".into())),
+        Some(u64::MAX) => Err(AudioError::Unsupported(
+            "its Vorbis setup declares a codebook whose lookup table cannot be sized".into(),
+        )),
         Some(bytes) if bytes > CODEBOOK_BUDGET => Err(AudioError::Unsupported(format!(
             "its Vorbis setup declares {} MiB of codebooks (at most {} MiB)",
             bytes.div_ceil(1024 * 1024),
@@ -43,7 +46,20 @@ pub fn check(extra_data: &[u8]) -> Result<(), AudioError> {
     }
 }
 
-/// The largest codebook memory any readable setup header in `extra_data` declares.
+/// Before probing an Ogg file: refuses it when a setup header found in the raw bytes declares
+/// codebooks beyond the budget or a lookup size symphonia's Ogg reader cannot compute (its
+/// `lookup1_values` overflows `u32` and panics). Setups split across pages are not seen here
+/// (they are still measured by [`check`] before the decoder is made, and a reader panic is
+/// caught as a refusal by the caller).
+pub fn precheck(file: &[u8]) -> Result<(), AudioError> {
+    match measure(file) {
+        Some(bytes) if bytes > CODEBOOK_BUDGET => check(file),
+        _ => Ok(()),
+    }
+}
+
+/// The largest codebook memory any readable setup header in `extra_data` declares
+/// (`u64::MAX` for a codebook whose lookup size cannot be computed).
 fn measure(extra_data: &[u8]) -> Option<u64> {
     let mut measured = None;
     let mut at = 0;
@@ -128,6 +144,9 @@ fn codebook_bytes(setup: &[u8]) -> Option<u64> {
                 bs.ignore_bits(64).ok()?; // minimum and delta values
                 let value_bits = u64::from(bs.read_bits_leq32(4).ok()? + 1);
                 bs.ignore_bits(1).ok()?; // sequence_p
+                if lookup == 1 && !readers_can_size(entries, dims) {
+                    return Some(u64::MAX);
+                }
                 let values = if lookup == 1 { lookup1_values(entries, dims)? } else { u64::from(entries) * dims };
                 let bits = values.checked_mul(value_bits)?;
                 if bits > bs.bits_left() {
@@ -140,6 +159,19 @@ fn codebook_bytes(setup: &[u8]) -> Option<u64> {
         }
     }
     Some(total)
+}
+
+/// Whether symphonia's readers compute `lookup1_values` for these sizes without overflowing:
+/// they take `floor(entries^(1/dims))` in `f32` and assert `v^dims ≤ entries < (v+1)^dims` in
+/// `u32` arithmetic.
+fn readers_can_size(entries: u32, dims: u64) -> bool {
+    let Ok(d) = u16::try_from(dims) else { return false };
+    if d == 0 {
+        return false;
+    }
+    let v = (entries as f32).powf(1.0f32 / f32::from(d)).floor() as u32;
+    v.checked_pow(u32::from(d)).is_some_and(|p| p <= entries)
+        && (v + 1).checked_pow(u32::from(d)).is_some_and(|p| p > entries)
 }
 
 /// The largest `v` with `v^dims ≤ entries` (the specification's `lookup1_values`).
@@ -178,6 +210,14 @@ mod tests {
         assert_eq!(lookup1_values(625, 4), Some(5));
         assert_eq!(lookup1_values(624, 4), Some(4));
         assert_eq!(lookup1_values(10, 1), Some(10));
+    }
+
+    #[test]
+    fn lookup_sizes_symphonia_cannot_compute_are_caught() {
+        assert!(readers_can_size(6561, 8));
+        assert!(readers_can_size(131_072, 16));
+        assert!(!readers_can_size(131_072, 32)); // 2^32 overflows
+        assert!(!readers_can_size(100, 0));
     }
 
     #[test]

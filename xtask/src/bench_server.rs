@@ -1,4 +1,5 @@
-//! `cargo xtask bench [serving|economy|training|all] [--dev] [--secs N]`: the server's benchmarks.
+//! `cargo xtask bench [serving|economy|training|audio|all] [--dev] [--secs N]`: the server's
+//! benchmarks.
 //!
 //! * **serving** — a `coach-server` (release build unless `--dev`) and nginx (Debian, started here
 //!   with a generated config on a free loopback port, serving the same clip bytes as a static
@@ -11,6 +12,9 @@
 //!   (`server/tests/economy.rs`, `economy_bench`).
 //! * **training** — intake throughput, export and training at 5k/50k/500k records
 //!   (`server/tests/bench_training.rs`).
+//! * **audio** — peak RSS of a `coach-server` process under the crafted-audio corpus: each file
+//!   alone, the FLAC bombs ten uploads at once, the corpus from 8 concurrent clients
+//!   (`server/tests/bench_audio.rs`; target < 150 MiB).
 //!
 //! Each writes its figures into `docs/performance.md` (a marked block per benchmark) with the
 //! command and the machine. Loopback only; every scenario is bounded in time.
@@ -54,8 +58,12 @@ pub fn run(o: &Options) -> Result<()> {
         training(o.profile)?;
         ran = true;
     }
+    if all || o.what == "audio" {
+        audio(o.profile)?;
+        ran = true;
+    }
     if !ran {
-        bail!("unknown benchmark {:?}: serving, economy, training or all", o.what);
+        bail!("unknown benchmark {:?}: serving, economy, training, audio or all", o.what);
     }
     Ok(())
 }
@@ -355,4 +363,29 @@ fn training(profile: Profile) -> Result<()> {
         figures.join("\n").trim()
     );
     update_doc(DOC, "training", &doc)
+}
+
+fn audio(profile: Profile) -> Result<()> {
+    let mut args = vec!["test", "-p", "coach-server", "--test", "bench_audio"];
+    if profile == Profile::Release {
+        args.push("--release");
+    }
+    args.extend(["--", "--ignored", "--nocapture", "audio_corpus_bench"]);
+    let out = run_capture("cargo", &args, &[])?;
+    let figures: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("audio bench:"))
+        .filter(|l| !l.contains("has been running for over"))
+        .take_while(|l| !l.starts_with("test "))
+        .collect();
+    let cmdline = if profile == Profile::Dev { "cargo xtask bench audio --dev" } else { "cargo xtask bench audio" };
+    let doc = format!(
+        "Latest run: `{cmdline}` (runs `cargo {}`), {}; {}; {}; SQLite, local speech provider.\n\n{}",
+        args.join(" "),
+        today(),
+        machine(),
+        profile.describe(),
+        figures.join("\n").trim()
+    );
+    update_doc(DOC, "audio", &doc)
 }

@@ -6,8 +6,9 @@
 //!   and PostgreSQL, the wasm32 build, the browser tests and the www end-to-end tests.
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
 //! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies).
-//! * `bench [serving|economy|training|all]` — the server's benchmarks (against nginx, the upstream
-//!   economy, training at scale); figures into `docs/performance.md`.
+//! * `bench [serving|economy|training|audio|all]` — the server's benchmarks (against nginx, the
+//!   upstream economy, training at scale, peak memory under hostile audio); figures into
+//!   `docs/performance.md`.
 //! * `soak` — long API fuzzing and a sustained load with the memory curve; into `docs/reliability.md`.
 
 mod bench;
@@ -39,10 +40,11 @@ commands:
                          offline admin)
   wasm [--dev]           build the npm package into wasm-client/pkg
   bench-browser          voice cache vs idb-keyval, put and playback latency in Chromium
-  bench [serving|economy|training|all] [--dev] [--secs N]
+  bench [serving|economy|training|audio|all] [--dev] [--secs N]
                          server benchmarks (default all): clip GETs and cached synthesis vs nginx
                          (wrk, N s per scenario, default 10), upstream calls on a Zipf trace, intake,
-                         export and training at 5k/50k/500k records; writes docs/performance.md
+                         export and training at 5k/50k/500k records, the server's peak RSS under
+                         the crafted-audio corpus; writes docs/performance.md
   fuzz [--examples N] [--max-secs N] [--release]
                          only the API fuzzing step of `test` (schemathesis against a fresh server)
   soak [--minutes N] [--dev]

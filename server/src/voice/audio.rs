@@ -1,17 +1,18 @@
 //! Audio bytes: fixing `espeak-ng`'s streamed WAV header, encoding PCM to MP3 (`rusty_mp3`, pure
-//! Rust), and checking that bytes are real audio by decoding them (`symphonia`), which also gives
-//! the exact duration. Every clip the store keeps and every cloning sample passes [`inspect`].
+//! Rust), and checking that bytes are real audio by decoding them (`symphonia`) on a budget
+//! ([`decode`]), which also gives the exact duration. Every clip the store keeps and every
+//! cloning sample passes [`inspect`] / [`inspect_with`].
 
-use std::io::Cursor;
+mod decode;
+mod vorbis_setup;
 
-use bytes::Bytes;
 use rusty_mp3::{Mp3Encoder, Mp3EncoderConfig};
-use symphonia::core::codecs::audio::AudioDecoderOptions;
-use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
-use symphonia::core::meta::MetadataOptions;
+
+pub use decode::{
+    AudioError, AudioInfo, BUDGET_RATE, DecodeBudget, MAX_CHANNELS, MAX_FRAMES_PER_PACKET, MAX_SAMPLE_RATE, inspect,
+    inspect_with,
+};
+pub use vorbis_setup::CODEBOOK_BUDGET;
 
 /// The PCM inside a WAV file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,94 +85,6 @@ pub fn encode_mp3(pcm_s16le: &[u8], channels: u16, sample_rate: u32, kbps: u32) 
     Ok(out)
 }
 
-/// What decoding found.
-#[derive(Debug, Clone, Default)]
-pub struct AudioInfo {
-    /// Seconds of audio actually decoded.
-    pub duration: f64,
-    /// Sample rate of the first audio track.
-    pub sample_rate: u32,
-    /// Channels of the first audio track.
-    pub channels: usize,
-    /// The samples mixed down to mono, when asked for (pitch analysis of cloning samples).
-    pub mono: Option<Vec<f32>>,
-}
-
-/// Why bytes are not usable audio.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AudioError {
-    /// No container or codec we know recognises the bytes (text, random bytes, images).
-    #[error("not recognised as audio")]
-    Unrecognised,
-    /// The container parsed but no audio could be decoded (header-only files, corrupt streams).
-    #[error("contains no decodable audio ({0})")]
-    NoAudio(String),
-}
-
-/// Decodes `bytes` completely (up to `max_secs` of audio) and measures them. `hint` is a file
-/// extension such as `mp3` or `wav` that speeds up probing; the content decides either way.
-pub fn inspect(bytes: Bytes, hint: Option<&str>, max_secs: f64, keep_mono: bool) -> Result<AudioInfo, AudioError> {
-    let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), MediaSourceStreamOptions::default());
-    let mut h = Hint::new();
-    if let Some(ext) = hint {
-        h.with_extension(ext);
-    }
-    let mut format = symphonia::default::get_probe()
-        .probe(&h, mss, FormatOptions::default(), MetadataOptions::default())
-        .map_err(|_| AudioError::Unrecognised)?;
-    let track = format.default_track(TrackType::Audio).ok_or(AudioError::Unrecognised)?;
-    let track_id = track.id;
-    let params = track.codec_params.as_ref().and_then(|p| p.audio()).ok_or(AudioError::Unrecognised)?.clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| AudioError::NoAudio(e.to_string()))?;
-    let mut frames: u64 = 0;
-    let mut rate = params.sample_rate.unwrap_or(0);
-    let mut channels = params.channels.as_ref().map(|c| c.count()).unwrap_or(0);
-    let mut mono: Option<Vec<f32>> = keep_mono.then(Vec::new);
-    let mut interleaved: Vec<f32> = Vec::new();
-    let mut decode_errors = 0u32;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            // A stream cut short ends where it was cut (what a player does).
-            Err(SymError::IoError(_)) => break,
-            Err(e) if frames == 0 => return Err(AudioError::NoAudio(e.to_string())),
-            Err(_) => break,
-        };
-        if packet.track_id != track_id {
-            continue;
-        }
-        match decoder.decode(&packet) {
-            Ok(buf) => {
-                let spec = buf.spec();
-                rate = spec.rate();
-                channels = spec.channels().count().max(1);
-                frames += buf.frames() as u64;
-                if let Some(m) = mono.as_mut() {
-                    buf.copy_to_vec_interleaved(&mut interleaved);
-                    m.extend(interleaved.chunks(channels).map(|c| c.iter().sum::<f32>() / channels as f32));
-                }
-                if rate > 0 && frames as f64 / f64::from(rate) > max_secs {
-                    break;
-                }
-            }
-            Err(SymError::DecodeError(_)) => {
-                decode_errors += 1;
-                if decode_errors > 8 && frames == 0 {
-                    return Err(AudioError::NoAudio("every packet failed to decode".into()));
-                }
-            }
-            Err(e) => return Err(AudioError::NoAudio(e.to_string())),
-        }
-    }
-    if frames == 0 || rate == 0 {
-        return Err(AudioError::NoAudio("no audio frames".into()));
-    }
-    Ok(AudioInfo { duration: frames as f64 / f64::from(rate), sample_rate: rate, channels, mono })
-}
-
 /// Whether `bytes` start like an MPEG audio stream (an ID3 tag or a frame sync).
 pub fn looks_like_mp3(bytes: &[u8]) -> bool {
     bytes.starts_with(b"ID3") || (bytes.len() > 2 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0)
@@ -180,6 +93,7 @@ pub fn looks_like_mp3(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     /// A 16-bit mono WAV with a streamed (placeholder-size) header, like `espeak-ng --stdout`.
     fn streamed_wav(samples: &[i16], rate: u32) -> Vec<u8> {

@@ -1,27 +1,30 @@
 //! Voice cloning: `POST /v1/voice/clone` (multipart: `audioSamples` repeated, `voiceName`,
 //! optional `personality`) and `GET /v1/voice/clone/status`.
 //!
-//! Premium only; at most `COACH_CLONE_PER_HOUR` jobs per user per hour (429 with `Retry-After`).
-//! The upload is streamed with a per-file and a total limit (413). Every sample must decode as
-//! audio and last at least `COACH_CLONE_MIN_SAMPLE_SECS`; 3–10 distinct samples; `voiceName` 1–50
-//! characters. Problems are answered 400 naming the sample (`audioSamples[2]`). An accepted
-//! request gets 202 and a background job: ElevenLabs instant voice cloning, or with the local
-//! provider a pitch-matched engine voice (see [`super::provider::local`]). On success the
-//! preferences get the voice id and `voiceCloneStatus: ready` (and `users.voice_id`); on failure
-//! the job is `failed` with `errorMessage` and the preferences `needs_update`.
+//! Premium only. Before the body is read, the request takes one of the user's
+//! `COACH_CLONE_PER_HOUR` hourly slots in the database (429 with `Retry-After` beyond; refused and
+//! failed uploads count too) and a server-wide upload turn (503 `server_busy` with `Retry-After`
+//! when none frees up in time): see [`super::clone_admission`]. The body is then read and every
+//! sample checked on a decode budget ([`super::clone_upload`]): 3–10 distinct samples, each
+//! decodable, ≤ 96 kHz, ≤ 2 channels, at least `COACH_CLONE_MIN_SAMPLE_SECS` and at most
+//! `COACH_CLONE_MAX_SAMPLE_SECS` long; `voiceName` 1–50 characters. Problems are answered 400
+//! naming the sample (`audioSamples[2]`), and nothing is stored. An accepted request gets 202 and
+//! a background job: ElevenLabs instant voice cloning, or with the local provider a pitch-matched
+//! engine voice (see [`super::provider::local`]). On success the preferences get the voice id and
+//! `voiceCloneStatus: ready` (and `users.voice_id`); on failure the job is `failed` with
+//! `errorMessage` and the preferences `needs_update`.
 
 use axum::extract::State;
-use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::http::StatusCode;
-use bytes::{Bytes, BytesMut};
-use coach_shared::limits::{CLONE_SAMPLES_MAX, CLONE_SAMPLES_MIN, VOICE_NAME_MAX_CHARS};
+use coach_shared::Personality;
 use coach_shared::types::voice::{CloneJobStatus, VoiceCloneResponse, VoiceCloneStatus};
-use coach_shared::{Personality, ValidationErrors};
-use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
-use super::provider::{CloneRequest, CloneSample, ProviderError};
-use super::{audio, pitch, require_premium};
+use super::clone_admission::{release_slot, reserve_slot};
+use super::clone_upload::{read_upload, validate};
+use super::provider::{CloneRequest, ProviderError};
+use super::require_premium;
 use crate::auth::AuthUser;
 use crate::db::{new_id, now_ms, to_dt, to_dt_opt};
 use crate::error::{ApiResult, AppError};
@@ -29,158 +32,6 @@ use crate::state::AppState;
 
 /// A processing job older than this was interrupted (a restart) and is reported as failed.
 const STALE_MS: i64 = 10 * 60 * 1000;
-
-/// The multipart form, as received.
-#[derive(Default)]
-struct Upload {
-    samples: Vec<(Bytes, Option<String>, Option<String>)>,
-    voice_name: Option<String>,
-    personality: Option<String>,
-}
-
-fn too_large(message: String) -> AppError {
-    AppError::Status { status: StatusCode::PAYLOAD_TOO_LARGE, code: "payload_too_large", message }
-}
-
-fn multipart_error(e: MultipartError) -> AppError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large("The upload is too large".into());
-    }
-    AppError::BadRequest {
-        code: "invalid_multipart",
-        message: format!("Malformed multipart body: {}", e.body_text()),
-        details: None,
-    }
-}
-
-async fn read_upload(state: &AppState, mut mp: Multipart) -> ApiResult<Upload> {
-    let (per_file, total_max) = (state.config.voice.clone_max_sample_bytes, state.config.max_upload_bytes);
-    let mut up = Upload::default();
-    let mut total = 0usize;
-    while let Some(mut field) = mp.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or("").to_string();
-        let is_sample = matches!(name.as_str(), "audioSamples" | "audioSamples[]");
-        if is_sample && up.samples.len() == CLONE_SAMPLES_MAX {
-            return Err(AppError::field(
-                "audioSamples",
-                "out_of_range",
-                format!("at most {CLONE_SAMPLES_MAX} samples"),
-            ));
-        }
-        let index = up.samples.len();
-        let (file_name, content_type) =
-            (field.file_name().map(str::to_string), field.content_type().map(str::to_string));
-        let limit = if is_sample { per_file } else { 4096 };
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            total += chunk.len();
-            if total > total_max {
-                return Err(too_large(format!("The upload is larger than {total_max} bytes")));
-            }
-            if buf.len() + chunk.len() > limit {
-                return Err(if is_sample {
-                    too_large(format!("audioSamples[{index}] is larger than {per_file} bytes"))
-                } else {
-                    AppError::field(&name, "too_long", "is too long")
-                });
-            }
-            buf.extend_from_slice(&chunk);
-        }
-        let text = || {
-            String::from_utf8(buf.to_vec()).map_err(|_| AppError::field(&name, "invalid_format", "must be UTF-8 text"))
-        };
-        match name.as_str() {
-            _ if is_sample => up.samples.push((buf.freeze(), file_name, content_type)),
-            "voiceName" => up.voice_name = Some(text()?),
-            "personality" => up.personality = Some(text()?),
-            _ => {} // unknown parts are ignored
-        }
-    }
-    Ok(up)
-}
-
-fn sample_name(index: usize, given: Option<&str>) -> String {
-    let clean: String = given
-        .unwrap_or("")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        .take(64)
-        .collect();
-    if clean.trim_matches('.').is_empty() { format!("sample-{}", index + 1) } else { clean }
-}
-
-/// Checks the form and every sample; all problems are reported together.
-async fn validate(state: &AppState, up: Upload) -> ApiResult<CloneRequest> {
-    let mut v = ValidationErrors::default();
-    let name = up.voice_name.unwrap_or_default().trim().to_string();
-    v.text("voiceName", &name, VOICE_NAME_MAX_CHARS);
-    let personality = match up.personality.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        None => None,
-        Some(p) => {
-            let parsed = Personality::parse(p);
-            if parsed.is_none() {
-                v.add("personality", "unknown_value", "must be Alice or Aiden");
-            }
-            parsed
-        }
-    };
-    let n = up.samples.len();
-    if !(CLONE_SAMPLES_MIN..=CLONE_SAMPLES_MAX).contains(&n) {
-        v.add(
-            "audioSamples",
-            "out_of_range",
-            format!("must be {CLONE_SAMPLES_MIN}–{CLONE_SAMPLES_MAX} audio files (got {n})"),
-        );
-        return Err(v.into());
-    }
-    let cfg = &state.config.voice;
-    let (min_secs, max_secs) = (cfg.clone_min_sample_secs, cfg.clone_max_sample_secs);
-    let want_pitch = state.voice.provider.name() == "local";
-    let mut seen: Vec<[u8; 32]> = Vec::new();
-    let mut samples = Vec::with_capacity(n);
-    for (i, (bytes, file_name, content_type)) in up.samples.into_iter().enumerate() {
-        let field = format!("audioSamples[{i}]");
-        let digest: [u8; 32] = Sha256::digest(&bytes).into();
-        if seen.contains(&digest) {
-            v.add(&field, "duplicate", "is the same file as an earlier sample");
-            continue;
-        }
-        seen.push(digest);
-        let ext = file_name.as_deref().and_then(|f| f.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase());
-        let probe = bytes.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            let info = audio::inspect(probe, ext.as_deref(), max_secs, want_pitch)?;
-            let f0 = info.mono.as_deref().and_then(|m| pitch::median_f0(m, info.sample_rate));
-            Ok::<_, audio::AudioError>((info.duration, f0))
-        })
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("sample check task: {e}")))?;
-        match checked {
-            Err(e) => v.add(&field, "invalid_audio", format!("is not usable audio: {e}")),
-            Ok((secs, _)) if secs < min_secs => v.add(
-                &field,
-                "audio_too_short",
-                format!("is {secs:.2} s long; at least {min_secs} s of audio is needed"),
-            ),
-            Ok((duration, median_f0)) => samples.push(CloneSample {
-                file_name: sample_name(i, file_name.as_deref()),
-                content_type: content_type
-                    .filter(|c| c.starts_with("audio/"))
-                    .unwrap_or("application/octet-stream".into()),
-                bytes,
-                duration,
-                median_f0,
-            }),
-        }
-    }
-    v.into_result()?;
-    Ok(CloneRequest {
-        description: format!("Coach voice clone ({} samples)", samples.len()),
-        name,
-        personality,
-        samples,
-    })
-}
 
 /// The multipart form of `POST /v1/voice/clone` (`VoiceCloneRequest` in the contract; for the
 /// OpenAPI document only: the handler streams the parts).
@@ -207,7 +58,9 @@ pub struct VoiceCloneRequest {
         (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
         (status = 403, description = "Premium subscription required", body = coach_shared::ErrorResponse),
         (status = 413, description = "A sample or the upload is too large", body = coach_shared::ErrorResponse),
-        (status = 429, description = "Voice cloning rate limit exceeded", body = coach_shared::ErrorResponse)),
+        (status = 415, description = "Not a multipart/form-data body", body = coach_shared::ErrorResponse),
+        (status = 429, description = "Voice cloning rate limit exceeded (every attempt counts)", body = coach_shared::ErrorResponse),
+        (status = 503, description = "Too many uploads in progress (`Retry-After`)", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 pub async fn start(
     State(state): State<AppState>,
@@ -216,22 +69,15 @@ pub async fn start(
 ) -> ApiResult<(StatusCode, axum::Json<VoiceCloneResponse>)> {
     require_premium(&auth)?;
     let user = auth.id().to_string();
-    let now = now_ms();
-    let hour = 3_600_000;
-    let (recent, oldest): (i64, Option<i64>) = sqlx::query_as(
-        "SELECT CAST(COUNT(*) AS BIGINT), MIN(created_at) FROM voice_clone_jobs WHERE user_id = $1 AND created_at > $2",
-    )
-    .bind(&user)
-    .bind(now - hour)
-    .fetch_one(&state.db.pool)
-    .await?;
-    if recent >= i64::from(state.config.voice.clones_per_hour) {
-        let wait = (oldest.unwrap_or(now) + hour - now).max(1000) / 1000;
-        return Err(AppError::TooManyRequests {
-            message: format!("At most {} voice clones per hour; retry in {wait} s", state.config.voice.clones_per_hour),
-            retry_after_secs: wait as u64,
-        });
-    }
+    let slot = reserve_slot(&state.db, &user, state.config.voice.clones_per_hour).await?;
+    let turn = match state.voice.clone_gate.upload().await {
+        Ok(turn) => turn,
+        Err(busy) => {
+            // the server's refusal, not the user's attempt: the slot is given back
+            release_slot(&state.db, &slot).await?;
+            return Err(busy);
+        }
+    };
     let form = form.map_err(|r| AppError::Status {
         status: if r.status() == StatusCode::BAD_REQUEST { StatusCode::UNSUPPORTED_MEDIA_TYPE } else { r.status() },
         code: "unsupported_media_type",
@@ -239,6 +85,7 @@ pub async fn start(
     })?;
     let req = validate(&state, read_upload(&state, form).await?).await?;
 
+    let now = now_ms();
     let id = new_id();
     let estimate = now + if state.voice.provider.name() == "local" { 5_000 } else { 60_000 };
     sqlx::query(
@@ -263,6 +110,8 @@ pub async fn start(
         .await?;
     let (bg_state, bg_id) = (state.clone(), id.clone());
     tokio::spawn(async move {
+        // the upload's turn is held while the job holds its samples
+        let _turn = turn;
         if let Err(e) = run_job(&bg_state, &bg_id, &user, req).await {
             tracing::error!(job = %bg_id, error = %e, "clone job bookkeeping failed");
         }

@@ -77,10 +77,23 @@ pub struct VoiceConfig {
     pub clone_max_sample_bytes: usize,
     /// `COACH_CLONE_MIN_SAMPLE_SECS`: shortest usable sample (default 1 s).
     pub clone_min_sample_secs: f64,
-    /// `COACH_CLONE_MAX_SAMPLE_SECS`: longest sample decoded (default 300 s).
+    /// `COACH_CLONE_MAX_SAMPLE_SECS`: longest sample accepted (default 300 s): decoding stops
+    /// after `max × min(rate, 48 kHz)` frames and the sample is refused as too long.
     pub clone_max_sample_secs: f64,
-    /// `COACH_CLONE_PER_HOUR`: cloning jobs a user may start per hour (default 3; 429 beyond).
+    /// `COACH_CLONE_PER_HOUR`: cloning attempts a user may make per hour (default 3; 429 beyond).
+    /// Every attempt that passes the premium check counts, accepted or refused: the slot is taken
+    /// in the database before the body is read.
     pub clones_per_hour: u32,
+    /// `COACH_CLONE_CONCURRENT_UPLOADS`: clone uploads received and checked at once, server-wide
+    /// (default 4). Each holds its samples in memory (at most `COACH_MAX_UPLOAD_BYTES`).
+    pub clone_concurrent_uploads: usize,
+    /// `COACH_CLONE_CONCURRENT_CHECKS`: cloning samples decoded at once, server-wide (default: the
+    /// number of CPUs, at most 4). Each check holds at most 30 s of mono samples (≤ 11 MiB at
+    /// 96 kHz) and the decoder's tables (≤ 32 MiB for Vorbis codebooks, far less otherwise).
+    pub clone_concurrent_checks: usize,
+    /// `COACH_CLONE_QUEUE_SECS`: how long an upload or a sample check waits for its turn before
+    /// the request is answered 503 with `Retry-After` (default 10 s).
+    pub clone_queue_wait: Duration,
 }
 
 impl Default for VoiceConfig {
@@ -112,6 +125,9 @@ impl Default for VoiceConfig {
             clone_min_sample_secs: 1.0,
             clone_max_sample_secs: 300.0,
             clones_per_hour: 3,
+            clone_concurrent_uploads: 4,
+            clone_concurrent_checks: cpus.min(4),
+            clone_queue_wait: Duration::from_secs(10),
         }
     }
 }
@@ -154,6 +170,9 @@ impl VoiceConfig {
             clone_min_sample_secs: env_parse("COACH_CLONE_MIN_SAMPLE_SECS", d.clone_min_sample_secs)?,
             clone_max_sample_secs: env_parse("COACH_CLONE_MAX_SAMPLE_SECS", d.clone_max_sample_secs)?,
             clones_per_hour: env_parse("COACH_CLONE_PER_HOUR", d.clones_per_hour)?,
+            clone_concurrent_uploads: env_parse("COACH_CLONE_CONCURRENT_UPLOADS", d.clone_concurrent_uploads)?.max(1),
+            clone_concurrent_checks: env_parse("COACH_CLONE_CONCURRENT_CHECKS", d.clone_concurrent_checks)?.max(1),
+            clone_queue_wait: Duration::from_secs(env_parse("COACH_CLONE_QUEUE_SECS", 10u64)?),
         };
         cfg.check()
     }

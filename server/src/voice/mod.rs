@@ -9,6 +9,7 @@
 //! | [`clips`], [`clip_store`] | clip URLs (ETag, Range, signed URLs); files + `voice_clips` |
 //! | [`cache_index`] | `/v1/voice/cache`: ≤ 10 entries per user, random rotation |
 //! | [`clone`], [`pitch`] | `POST /v1/voice/clone`, `GET /v1/voice/clone/status` |
+//! | [`clone_admission`], [`clone_upload`] | clone limits (per-user slots, upload/check turns), the upload's checks |
 //! | [`interactions`] | `/v1/voice/interactions` |
 //! | [`provider`] | the `SpeechProvider` trait, the local engine, ElevenLabs, the circuit breaker |
 //! | [`audio`] | WAV fix-up, MP3 encoding, decoding checks |
@@ -21,6 +22,8 @@ pub mod cache_index;
 pub mod clip_store;
 pub mod clips;
 pub mod clone;
+pub mod clone_admission;
+pub mod clone_upload;
 pub mod config;
 pub mod interactions;
 pub mod pitch;
@@ -141,6 +144,8 @@ pub struct VoiceService {
     pub synth_limiter: UserRateLimiter,
     /// Generations in flight, so identical concurrent requests share one provider call.
     pub(crate) inflight: synth::InFlight,
+    /// Server-wide bounds on cloning uploads and sample checks.
+    pub clone_gate: clone_admission::CloneGate,
 }
 
 impl VoiceService {
@@ -171,6 +176,7 @@ impl VoiceService {
                 config.voice.synth_burst,
             ),
             inflight: Default::default(),
+            clone_gate: clone_admission::CloneGate::new(&config.voice),
         })
     }
 

@@ -3,14 +3,14 @@
 //! the cloning samples picks the engine variant and pitch nearest to the speaker's.
 
 /// Rate the signal is decimated to before analysis (speech pitch lies far below its Nyquist).
-const ANALYSIS_RATE: u32 = 11_025;
+pub const ANALYSIS_RATE: u32 = 11_025;
 /// Lowest and highest pitch searched (Hz): deep male to high female/child speech.
 const F0_MIN: f64 = 60.0;
 const F0_MAX: f64 = 450.0;
 /// YIN's absolute threshold on the cumulative-mean-normalized difference.
 const THRESHOLD: f64 = 0.15;
-/// Seconds analysed per sample at most.
-const MAX_SECS: usize = 30;
+/// Seconds analysed per sample at most (the cloning check keeps no more than this, in mono).
+pub const MAX_SECS: usize = 30;
 
 /// The median pitch (Hz) of the voiced frames of mono `samples` at `rate`, or `None` when fewer
 /// than five frames are voiced (silence, noise, music without a clear pitch).

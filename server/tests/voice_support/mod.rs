@@ -1,8 +1,10 @@
 //! Helpers of the voice tests: requests with arbitrary headers, metric readings, real audio
 //! samples (the `espeak-ng` engine and synthetic tones, encoded with the server's own encoder),
-//! multipart bodies, and a fake ElevenLabs server ([`fake_elevenlabs`]).
+//! multipart bodies, a fake ElevenLabs server ([`fake_elevenlabs`]) and the crafted hostile-audio
+//! corpus ([`corpus`]).
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod fake_elevenlabs;
 
 use axum::body::Body;

@@ -10,6 +10,7 @@
 //! | [`cache_index`] | `/v1/voice/cache`: ≤ 10 entries per user, random rotation |
 //! | [`clone`], [`pitch`] | `POST /v1/voice/clone`, `GET /v1/voice/clone/status` |
 //! | [`interactions`] | `/v1/voice/interactions` |
+//! | [`outbox`] | cloned voices to delete at the provider, delivered after the commit with backoff |
 //! | [`provider`] | the `SpeechProvider` trait, the local engine, ElevenLabs, the circuit breaker |
 //! | [`audio`] | WAV fix-up, MP3 encoding, decoding checks |
 //! | [`config`] | settings |
@@ -23,6 +24,7 @@ pub mod clips;
 pub mod clone;
 pub mod config;
 pub mod interactions;
+pub mod outbox;
 pub mod pitch;
 pub mod preferences;
 pub mod provider;

@@ -111,7 +111,8 @@ pub async fn delete_user(state: &AppState, user_id: &str) -> ApiResult<DeletionR
     voices.dedup();
     c.provider_voices_queued = outbox::enqueue(&mut tx, &voices, "account deleted").await?;
     // Last before the user's row: the clip files go before the commit (see the clip store).
-    c.private_clips = state.voice.clips.delete_for_user(&mut tx, user_id, &referenced).await?.removed.len() as u64;
+    c.private_clips =
+        state.voice.clips.delete_for_user(&mut tx, state.db.engine, user_id, &referenced).await?.removed.len() as u64;
     users::delete_for_user(&mut tx, user_id).await?;
     tx.commit().await?;
 

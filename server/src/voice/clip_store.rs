@@ -207,6 +207,7 @@ impl ClipStore {
     pub async fn delete_for_user(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        engine: crate::db::Engine,
         user_id: &str,
         referenced: &[String],
     ) -> Result<ClipDeletion, sqlx::Error> {
@@ -219,6 +220,14 @@ impl ClipStore {
         keys.dedup();
         let mut out = ClipDeletion::default();
         for key in keys {
+            if engine == crate::db::Engine::Postgres {
+                // Held to the commit: another user's index cannot start referencing the clip
+                // between the check below and its deletion (their insert waits, then finds it gone).
+                sqlx::query("SELECT cache_key FROM voice_clips WHERE cache_key = $1 FOR UPDATE")
+                    .bind(&key)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             let other: Option<String> =
                 sqlx::query_scalar("SELECT MIN(user_id) FROM voice_cache_entries WHERE cache_key = $1")
                     .bind(&key)

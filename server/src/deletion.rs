@@ -1,9 +1,21 @@
 //! `DELETE /v1/users/me`: a user's request to be forgotten, carried out at once (the promise is 30
-//! days). In one transaction it removes the user and everything that is theirs — voice preferences,
-//! the cache index and the clips made with their personal cloned voice, voice interactions, clone
-//! jobs, workouts, idempotency records, and their anonymized training rows (found by recomputing
-//! the keyed hash from their id). The cloned voice is deleted at the speech provider; if the
-//! provider cannot be reached, its id is queued and the retention job retries until it can.
+//! days).
+//!
+//! Each area owns the deletion of its own rows and files — a `delete_for_user(tx, …)` in
+//! [`crate::users`], [`crate::workouts`], [`crate::idempotency`], the voice modules
+//! ([`voice::preferences`], [`voice::cache_index`], [`voice::clip_store`],
+//! [`voice::interactions`], [`voice::clone`]) and the training intake
+//! ([`crate::training::intake`]) — and this orchestrator calls them in **one transaction** that
+//! first takes the user's row lock ([`users::lock_in`]): the writers that insert rows for a user
+//! outside the per-user tables' foreign keys (training intake, the workout export, a clone job's
+//! bookkeeping) take the same lock and re-check that the user exists and consents, so nothing is
+//! written for them after this commits; the per-user tables' foreign keys refuse the rest.
+//!
+//! Provider-side deletions (the cloned voices) are written to the durable outbox
+//! ([`voice::outbox`]) in that same transaction and carried out after the commit by a background
+//! task and the scheduler's retries, so the answer never waits for the speech provider. After the
+//! commit the exported training shards on this replica's disk are scrubbed of the user's rows
+//! ([`crate::training::workdir`]).
 //!
 //! Models already trained keep what they learned from earlier batches; the next training run
 //! excludes the deleted rows (they no longer exist), so the data leaves the deployed model at the
@@ -16,10 +28,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::db::now_ms;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
-use crate::training::subject::subject_key_for_user;
+use crate::training::{intake, workdir};
+use crate::users::{self, RowLock};
+use crate::voice::{self, cache_index, interactions, outbox, preferences};
+use crate::{idempotency, workouts};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,15 +52,18 @@ pub struct DeletedCounts {
     pub voice_interactions: u64,
     /// Cache index entries.
     pub cache_entries: u64,
-    /// Clips made with the user's cloned voice (files and rows).
+    /// Clips removed (files and rows): those made with the user's cloned voice and those in their
+    /// cache index, unless another user's index still references them.
     pub private_clips: u64,
     /// Voice preferences (0 or 1).
     pub voice_preferences: u64,
     /// Voice clone jobs.
     pub clone_jobs: u64,
-    /// Cloned voices deleted at the provider now.
+    /// Cloned voices deleted at the provider before the answer: always 0, the answer never waits
+    /// for the provider (kept for the response's shape).
     pub provider_voices_deleted: u64,
-    /// Cloned voices queued for deletion because the provider could not be reached.
+    /// Cloned voices queued for deletion at the provider (the outbox delivers them after the
+    /// answer, retrying with backoff until the provider confirms).
     pub provider_voices_queued: u64,
 }
 
@@ -62,14 +79,6 @@ pub struct DeletionResult {
     pub completed_at: chrono::DateTime<chrono::Utc>,
 }
 
-async fn exec(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    sql: &'static str,
-    arg: &str,
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(sql).bind(arg).execute(&mut **tx).await?.rows_affected())
-}
-
 /// Delete my account and all my data.
 #[utoipa::path(delete, path = "/v1/users/me", tag = "Users",
     responses(
@@ -77,91 +86,55 @@ async fn exec(
         (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 pub async fn delete_me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<axum::Json<DeletionResult>> {
-    let uid = auth.id().to_string();
-    let mut counts = DeletedCounts::default();
-
-    // Provider voices first (outside the transaction: a network call).
-    let mut voices: Vec<String> = sqlx::query_as::<_, (Option<String>,)>(
-        "SELECT voice_id FROM users WHERE id = $1
-         UNION SELECT eleven_labs_voice_id FROM voice_preferences WHERE user_id = $1
-         UNION SELECT provider_voice_id FROM voice_clone_jobs WHERE user_id = $1",
-    )
-    .bind(&uid)
-    .fetch_all(&state.db.pool)
-    .await?
-    .into_iter()
-    .filter_map(|(v,)| v)
-    .collect();
-    voices.sort();
-    voices.dedup();
-    for v in &voices {
-        match state.voice.provider.delete_voice(v).await {
-            Ok(()) => counts.provider_voices_deleted += 1,
-            Err(e) => {
-                tracing::warn!(error = %e, "provider voice deletion failed; queued for retry");
-                sqlx::query("INSERT INTO pending_voice_deletions (voice_id, attempts, last_error, created_at) VALUES ($1, 1, $2, $3) ON CONFLICT (voice_id) DO NOTHING")
-                    .bind(v)
-                    .bind(e.to_string())
-                    .bind(now_ms())
-                    .execute(&state.db.pool)
-                    .await?;
-                counts.provider_voices_queued += 1;
-            }
-        }
-    }
-
-    let private: Vec<(String,)> = sqlx::query_as("SELECT cache_key FROM voice_clips WHERE owner_user_id = $1")
-        .bind(&uid)
-        .fetch_all(&state.db.pool)
-        .await?;
-    let subject = subject_key_for_user(&state.secrets.subject_pepper, &uid);
-    let mut tx = state.db.begin().await?;
-    counts.training_records = exec(&mut tx, "DELETE FROM ai_training_data WHERE subject_key = $1", &subject).await?;
-    counts.cache_entries = exec(&mut tx, "DELETE FROM voice_cache_entries WHERE user_id = $1", &uid).await?;
-    // other users' index rows can only point at a private clip if it was shared by key; drop them too
-    exec(&mut tx, "DELETE FROM voice_cache_entries WHERE cache_key IN (SELECT cache_key FROM voice_clips WHERE owner_user_id = $1)", &uid).await?;
-    counts.private_clips = exec(&mut tx, "DELETE FROM voice_clips WHERE owner_user_id = $1", &uid).await?;
-    counts.voice_interactions = exec(&mut tx, "DELETE FROM voice_interactions WHERE user_id = $1", &uid).await?;
-    counts.clone_jobs = exec(&mut tx, "DELETE FROM voice_clone_jobs WHERE user_id = $1", &uid).await?;
-    counts.voice_preferences = exec(&mut tx, "DELETE FROM voice_preferences WHERE user_id = $1", &uid).await?;
-    counts.workouts = exec(&mut tx, "DELETE FROM workout_entries WHERE user_id = $1", &uid).await?;
-    exec(&mut tx, "DELETE FROM idempotency_keys WHERE user_id = $1", &uid).await?;
-    exec(&mut tx, "DELETE FROM users WHERE id = $1", &uid).await?;
-    tx.commit().await?;
-    for (key,) in &private {
-        state.voice.clips.forget(key);
-        let _ = tokio::fs::remove_file(state.voice.clips.path(key)).await;
-    }
-    tracing::info!(training = counts.training_records, workouts = counts.workouts, "user deleted on request");
-    Ok(axum::Json(DeletionResult { user_id: uid, deleted: counts, completed_at: chrono::Utc::now() }))
+    Ok(axum::Json(delete_user(&state, auth.id()).await?))
 }
 
-/// Retries queued provider voice deletions (called by the retention job); returns how many went.
-pub async fn retry_pending_voice_deletions(state: &AppState) -> anyhow::Result<u64> {
-    let pending: Vec<(String,)> =
-        sqlx::query_as("SELECT voice_id FROM pending_voice_deletions ORDER BY created_at LIMIT 100")
-            .fetch_all(&state.db.pool)
-            .await?;
-    let mut done = 0;
-    for (v,) in pending {
-        match state.voice.provider.delete_voice(&v).await {
-            Ok(()) => {
-                sqlx::query("DELETE FROM pending_voice_deletions WHERE voice_id = $1")
-                    .bind(&v)
-                    .execute(&state.db.pool)
-                    .await?;
-                done += 1;
-            }
-            Err(e) => {
-                sqlx::query(
-                    "UPDATE pending_voice_deletions SET attempts = attempts + 1, last_error = $2 WHERE voice_id = $1",
-                )
-                .bind(&v)
-                .bind(e.to_string())
-                .execute(&state.db.pool)
-                .await?;
-            }
-        }
+/// Deletes `user_id` and everything of theirs (see the module docs); 401 when the user is
+/// already gone (a concurrent deletion won).
+pub async fn delete_user(state: &AppState, user_id: &str) -> ApiResult<DeletionResult> {
+    let mut c = DeletedCounts::default();
+    let mut tx = state.db.begin().await?;
+    let Some(user) = users::lock_in(&mut tx, state.db.engine, user_id, RowLock::Exclusive).await? else {
+        return Err(AppError::Unauthorized { code: "invalid_token", message: "The account no longer exists".into() });
+    };
+    let mut voices: Vec<String> = user.voice_id.into_iter().collect();
+    let (jobs, job_voices) = voice::clone::delete_for_user(&mut tx, user_id).await?;
+    let (prefs, prefs_voice) = preferences::delete_for_user(&mut tx, user_id).await?;
+    voices.extend(job_voices.into_iter().chain(prefs_voice));
+    let (entries, referenced) = cache_index::delete_for_user(&mut tx, user_id).await?;
+    (c.clone_jobs, c.voice_preferences, c.cache_entries) = (jobs, prefs, entries);
+    c.voice_interactions = interactions::delete_for_user(&mut tx, user_id).await?;
+    c.workouts = workouts::delete_for_user(&mut tx, user_id).await?;
+    c.training_records = intake::delete_for_user(&mut tx, &state.secrets.subject_pepper, user_id).await?;
+    idempotency::delete_for_user(&mut tx, user_id).await?;
+    voices.sort();
+    voices.dedup();
+    c.provider_voices_queued = outbox::enqueue(&mut tx, &voices, "account deleted").await?;
+    // Last before the user's row: the clip files go before the commit (see the clip store).
+    c.private_clips =
+        state.voice.clips.delete_for_user(&mut tx, state.db.engine, user_id, &referenced).await?.removed.len() as u64;
+    users::delete_for_user(&mut tx, user_id).await?;
+    tx.commit().await?;
+
+    if c.provider_voices_queued > 0 {
+        outbox::kick(state);
     }
-    Ok(done)
+    let scrubbed = match workdir::scrub_all(state).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            // The rows are gone; shards that could not be checked go too (a running session then
+            // fails its phase and is retried with a fresh export).
+            tracing::error!(error = %format!("{e:#}"), "could not scrub the exported shards; removing them");
+            let _ = std::fs::remove_dir_all(workdir::root(&state.config.data_dir));
+            0
+        }
+    };
+    tracing::info!(
+        training = c.training_records,
+        workouts = c.workouts,
+        voices_queued = c.provider_voices_queued,
+        shard_lines = scrubbed,
+        "user deleted on request"
+    );
+    Ok(DeletionResult { user_id: user_id.to_string(), deleted: c, completed_at: chrono::Utc::now() })
 }

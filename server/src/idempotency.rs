@@ -160,3 +160,13 @@ pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
         .await?;
     Ok(r.rows_affected())
 }
+
+/// The idempotency store's part of an account deletion, inside `tx` (the stored responses echo
+/// what the user sent); returns how many records went.
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok(r.rows_affected())
+}

@@ -269,3 +269,47 @@ async fn set_consent(
     tracing::info!(user_id = %auth.id(), consent = req.data_collection_consent, "consent changed");
     Ok(axum::Json(find_or_404(&state.db, auth.id()).await?.to_api()))
 }
+
+/// How [`lock_in`] holds the user's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// Writers that insert rows for the user (intake, the workout export, a clone job's
+    /// bookkeeping): they exclude a deletion, not each other.
+    Share,
+    /// The account deletion: excludes all of them.
+    Exclusive,
+}
+
+/// Reads the user's row inside `tx` and holds it until the end of `tx`, so that whatever `tx`
+/// writes for this user and an account deletion are serialized: PostgreSQL locks the row
+/// (`FOR SHARE` / `FOR UPDATE`); on SQLite the write transaction (`BEGIN IMMEDIATE`, see
+/// [`Db::begin`]) already excludes every other writer. `None` when the user no longer exists —
+/// a deletion committed first, and nothing may be written for them.
+pub async fn lock_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    engine: crate::db::Engine,
+    id: &str,
+    lock: RowLock,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    use crate::db::Engine;
+    let sql = match (engine, lock) {
+        (Engine::Sqlite, _) => concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"),
+        (Engine::Postgres, RowLock::Share) => {
+            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1 FOR SHARE")
+        }
+        (Engine::Postgres, RowLock::Exclusive) => {
+            concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1 FOR UPDATE")
+        }
+    };
+    sqlx::query_as::<_, UserRow>(sql).bind(id).fetch_optional(&mut **tx).await
+}
+
+/// The users table's part of an account deletion, inside `tx` and last (every other area's rows
+/// reference it); returns 1 when the row went.
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok(r.rows_affected())
+}

@@ -198,3 +198,13 @@ async fn list_workouts(
     let next_cursor = paging::next_cursor(&rows, &page, |r| (r.created_at, &r.id));
     Ok(axum::Json(WorkoutList { workouts: rows.iter().map(WorkoutRow::to_api).collect(), next_cursor }))
 }
+
+/// The workouts' part of an account deletion, inside `tx` (after the voice interactions that hang
+/// off them); returns how many logged sets went.
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM workout_entries WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok(r.rows_affected())
+}

@@ -1,10 +1,21 @@
-//! `DELETE /v1/users/me` removes everything of the caller at once — and nothing of anyone else.
+//! `DELETE /v1/users/me` removes everything of the caller at once — and nothing of anyone else:
+//! the rows (one transaction), the exported training shards on disk (scrubbed at once; a session's
+//! work directory goes when the session ends), and nothing can be written for the user after the
+//! deletion committed (intake and the workout export re-check under the user's row lock). The
+//! provider side (cloned voices, the outbox) is in `deletion_voices.rs`.
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use axum::http::Method;
-use common::{Auth, TestApp};
-use serde_json::json;
+use coach_server::training::subject::subject_key_for_user;
+use coach_server::training::workouts_export::export_consented_workouts;
+use common::{Auth, Engine, TestApp};
+use serde_json::{Value, json};
 
 async fn populate(app: &TestApp, id: &str) -> String {
     let t = app.user(id, true, true).await;
@@ -74,4 +85,239 @@ both_engines!(deleting_me_removes_everything_of_mine_only, |app: TestApp| async 
     assert_eq!(count("SELECT CAST(COUNT(*) AS BIGINT) FROM voice_preferences").await, 1);
     assert_eq!(app.get("/v1/users/me", Auth::Bearer(theirs)).await.status, 200);
     app.send(Method::DELETE, "/v1/users/me", Auth::Admin, None, vec![]).await.assert_error(403, None);
+});
+
+/// Polls `check` (up to ~20 s) and panics with `what` if it never holds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+async fn app_with_trainer(engine: Engine, script: &str) -> Option<TestApp> {
+    let script = script.to_string();
+    TestApp::with_config(engine, move |c| {
+        c.training.trainer_command = vec!["sh".into(), "-c".into(), script, "trainer".into()];
+        c.training.retry_base = Duration::from_millis(1);
+        c.training.scheduler = false;
+    })
+    .await
+}
+
+/// Submits `n` training rows whose response is `text` for a new consenting user; returns its token.
+async fn submit(app: &TestApp, user: &str, text: &str, n: usize) -> String {
+    let t = app.user(user, false, true).await;
+    for i in 0..n {
+        let body = json!({
+            "hashedUserId": coach_shared::hash_user_id(user), "exerciseType": "squat", "setNumber": 1 + i % 5,
+            "strainPercentage": 55, "aiResponse": text, "contextTags": ["strength"],
+            "timestamp": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+        });
+        let r = app.json(Method::POST, "/v1/ai-training/data", Auth::Bearer(t.clone()), body).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    t
+}
+
+async fn start_session(app: &TestApp, batch: &str) -> String {
+    let r = app.json(Method::POST, "/v1/ai-training/sessions", Auth::Admin, json!({ "batchId": batch })).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().unwrap().to_string()
+}
+
+async fn session(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/ai-training/sessions/{id}"), Auth::Admin).await.json()
+}
+
+fn work_dir(app: &TestApp, id: &str) -> PathBuf {
+    app.data_dir.join("training").join("sessions").join(id)
+}
+
+/// Every JSONL shard under `dir`, concatenated.
+fn shard_text(dir: &Path) -> String {
+    let mut out = String::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&shard_text(&p));
+        } else if p.extension().is_some_and(|x| x == "jsonl") {
+            out.push_str(&std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    out
+}
+
+const MINE: &str = "Drive through the heels on every rep.";
+const THEIRS: &str = "Keep the bar close to your shins.";
+
+both_engines!(deleting_me_scrubs_my_rows_from_the_shards_of_a_running_session, |app: TestApp| async move {
+    // A trainer that runs until it is cancelled: the shards stay on disk meanwhile.
+    let app = app_with_trainer(app.engine, "sleep 60").await.unwrap();
+    let mine = submit(&app, "shard_me", MINE, 3).await;
+    submit(&app, "shard_other", THEIRS, 2).await;
+    let id = start_session(&app, "scrub-1").await;
+    eventually("the session reaches training", || async { session(&app, &id).await["status"] == "training" }).await;
+    let before = shard_text(&work_dir(&app, &id));
+    assert_eq!((before.matches(MINE).count(), before.matches(THEIRS).count()), (3, 2), "{before}");
+
+    let r = app.send(Method::DELETE, "/v1/users/me", Auth::Bearer(mine), None, vec![]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // By the time the deletion answers, no shard on disk holds my rows; the other user's remain.
+    let after = shard_text(&work_dir(&app, &id));
+    assert_eq!((after.matches(MINE).count(), after.matches(THEIRS).count()), (0, 2), "{after}");
+    let ids: usize = std::fs::read_dir(work_dir(&app, &id).join("data-ids"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap().lines().count())
+        .sum();
+    assert_eq!(ids, 2, "the id lists follow their shards");
+
+    let r = app
+        .json(Method::PATCH, &format!("/v1/ai-training/sessions/{id}"), Auth::Admin, json!({"status": "cancelled"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    eventually("a cancelled session's work directory is removed", || async { !work_dir(&app, &id).exists() }).await;
+});
+
+both_engines!(a_failed_session_leaves_no_shards_on_disk, |app: TestApp| async move {
+    // A trainer that crashes every time: five automatic retries, then failed.
+    let app = app_with_trainer(app.engine, "echo boom >&2; exit 3").await.unwrap();
+    submit(&app, "shard_fail", MINE, 2).await;
+    let id = start_session(&app, "fails-1").await;
+    eventually("the session fails for good", || async { session(&app, &id).await["status"] == "failed" }).await;
+    eventually("its work directory is removed", || async { !work_dir(&app, &id).exists() }).await;
+    assert_eq!(shard_text(&app.data_dir), "", "no exported shard is left anywhere under the data dir");
+});
+
+/// The part of an account deletion that a racing writer must not outrun, written as the
+/// orchestrator orders it, on its own connection: the user's row is locked (`FOR UPDATE`; on
+/// SQLite the write transaction already is the lock) and the training rows deleted first; the
+/// writer `racer` then runs; once it is blocked (PostgreSQL shows it waiting on a lock; on
+/// SQLite it waits for the write lock) or done, the rest is deleted and committed.
+async fn delete_while<T>(app: &TestApp, user: &str, racer: impl std::future::Future<Output = T>) -> T {
+    let db = &app.state.db;
+    let pg = app.engine == Engine::Postgres;
+    let mut tx = db.begin().await.unwrap();
+    if pg {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(user).execute(&mut *tx).await.unwrap();
+    }
+    let key = subject_key_for_user(&app.state.secrets.subject_pepper, user);
+    sqlx::query("DELETE FROM ai_training_data WHERE subject_key = $1").bind(&key).execute(&mut *tx).await.unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let done = done.clone();
+        async move {
+            let out = racer.await;
+            done.store(true, Ordering::SeqCst);
+            out
+        }
+    };
+    let deleter = async {
+        for _ in 0..100 {
+            if done.load(Ordering::SeqCst) {
+                break;
+            }
+            if pg {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COUNT(*) AS BIGINT) FROM pg_stat_activity
+                     WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'",
+                )
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+                if waiting > 0 {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for sql in [
+            "DELETE FROM voice_interactions WHERE user_id = $1",
+            "DELETE FROM workout_entries WHERE user_id = $1",
+            "DELETE FROM idempotency_keys WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(user).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    };
+    let (out, ()) = tokio::join!(racer, deleter);
+    let left: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ai_training_data WHERE subject_key = $1")
+        .bind(&key)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "no training row of the deleted user survives the deletion");
+    out
+}
+
+both_engines!(intake_cannot_insert_after_the_deletion_committed, |app: TestApp| async move {
+    let t = app.user("race_intake", false, true).await;
+    let body = json!({
+        "hashedUserId": coach_shared::hash_user_id("race_intake"), "exerciseType": "squat", "setNumber": 1,
+        "strainPercentage": 60, "aiResponse": MINE, "contextTags": [], "timestamp": chrono::Utc::now().to_rfc3339(),
+    });
+    let r =
+        delete_while(&app, "race_intake", app.json(Method::POST, "/v1/ai-training/data", Auth::Bearer(t), body)).await;
+    // Authenticated before the deletion, refused after it: the account no longer exists.
+    r.assert_error(401, Some("invalid_token"));
+});
+
+both_engines!(the_workout_export_cannot_insert_after_the_deletion_committed, |app: TestApp| async move {
+    let t = app.user("race_export", false, true).await;
+    let w = app
+        .json(
+            Method::POST,
+            "/v1/workouts",
+            Auth::Bearer(t.clone()),
+            json!({"exerciseType": "squat", "setNumber": 1, "weight": 80, "reps": 5, "perceivedExertion": 7}),
+        )
+        .await
+        .json();
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/voice/interactions",
+            Auth::Bearer(t),
+            json!({"workoutEntryId": w["id"], "aiResponseText": MINE, "voiceTone": "neutral", "wasVoicePlayed": false}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let made = delete_while(&app, "race_export", export_consented_workouts(&app.state)).await.unwrap();
+    assert_eq!(made, 0, "the page read before the deletion exports nothing after it");
+});
+
+both_engines!(consent_withdrawn_meanwhile_stops_the_workout_export, |app: TestApp| async move {
+    let t = app.user("withdraws", false, true).await;
+    let w = app
+        .json(
+            Method::POST,
+            "/v1/workouts",
+            Auth::Bearer(t.clone()),
+            json!({"exerciseType": "squat", "setNumber": 1, "weight": 80, "reps": 5, "perceivedExertion": 7}),
+        )
+        .await
+        .json();
+    let r = app
+        .json(
+            Method::POST,
+            "/v1/voice/interactions",
+            Auth::Bearer(t.clone()),
+            json!({"workoutEntryId": w["id"], "aiResponseText": MINE, "voiceTone": "neutral", "wasVoicePlayed": false}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r =
+        app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t), json!({"dataCollectionConsent": false})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(export_consented_workouts(&app.state).await.unwrap(), 0);
 });

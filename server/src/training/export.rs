@@ -1,6 +1,9 @@
 //! Batch export: the rows of a session's batch streamed into JSONL shards for the trainer, a page
 //! at a time (keyset over the primary key), so memory stays flat however large the batch grows.
-//! Each line is the trainer's `Example` (context + response; no ids, no subject keys).
+//! Each line is the trainer's `Example` (context + response; no ids, no subject keys). Beside the
+//! shard directory, `<dir>-ids/` holds one file per shard listing the `ai_training_data` id of each
+//! of its lines, in order: the shards stay free of ids for the trainer, and a deletion can still
+//! find and drop a deleted user's lines ([`super::workdir::scrub`]).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -44,11 +47,19 @@ struct Line<'a> {
     timestamp: chrono::DateTime<chrono::Utc>,
 }
 
+/// The directory of the id lists of the shards in `dir` (`<dir>-ids`).
+pub fn ids_dir(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "shards".into());
+    dir.with_file_name(format!("{name}-ids"))
+}
+
 /// What was exported.
 #[derive(Debug, Clone)]
 pub struct Exported {
     /// The shard directory.
     pub dir: PathBuf,
+    /// The id lists of the shards ([`ids_dir`]).
+    pub ids_dir: PathBuf,
     /// Lines written.
     pub records: u64,
     /// Bytes written.
@@ -58,16 +69,19 @@ pub struct Exported {
 }
 
 /// Writes the rows of `batch_id` (or, with `all_retained`, every row within retention) as JSONL
-/// shards into `dir` (recreated).
+/// shards into `dir` (recreated), and each shard's ids into [`ids_dir`]`(dir)`.
 pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Path) -> Result<Exported> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    let ids = ids_dir(dir);
+    for d in [dir, ids.as_path()] {
+        if d.exists() {
+            std::fs::remove_dir_all(d).with_context(|| format!("clearing {}", d.display()))?;
+        }
+        crate::private_fs::create_dir(d)?; // users' text: owner-only
     }
-    crate::private_fs::create_dir(dir)?; // users' text: owner-only
     let cutoff = now_ms() - RETENTION_DAYS * 86_400_000;
     let mut after = String::new();
     let (mut records, mut bytes, mut shards) = (0u64, 0u64, 0usize);
-    let mut writer: Option<BufWriter<std::fs::File>> = None;
+    let mut writer: Option<(BufWriter<std::fs::File>, BufWriter<std::fs::File>)> = None;
     let mut in_shard = 0usize;
     loop {
         let rows: Vec<Row> = sqlx::query_as(
@@ -88,11 +102,16 @@ pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Pat
         after = last.id.clone();
         for r in &rows {
             if writer.is_none() || in_shard >= SHARD_ROWS {
-                if let Some(mut w) = writer.take() {
+                if let Some((mut w, mut i)) = writer.take() {
                     w.flush()?;
+                    i.flush()?;
                 }
                 let path = dir.join(format!("shard-{shards:05}.jsonl"));
-                writer = Some(BufWriter::new(crate::private_fs::create_file(&path)?));
+                let id_path = ids.join(format!("shard-{shards:05}.ids"));
+                writer = Some((
+                    BufWriter::new(crate::private_fs::create_file(&path)?),
+                    BufWriter::new(crate::private_fs::create_file(&id_path)?),
+                ));
                 shards += 1;
                 in_shard = 0;
             }
@@ -108,17 +127,20 @@ pub async fn export_batch(db: &Db, batch_id: &str, all_retained: bool, dir: &Pat
             };
             let mut text = serde_json::to_vec(&line)?;
             text.push(b'\n');
-            if let Some(w) = writer.as_mut() {
+            if let Some((w, i)) = writer.as_mut() {
                 w.write_all(&text)?;
+                i.write_all(r.id.as_bytes())?;
+                i.write_all(b"\n")?;
             }
             bytes += text.len() as u64;
             records += 1;
             in_shard += 1;
         }
     }
-    if let Some(mut w) = writer.take() {
+    if let Some((mut w, mut i)) = writer.take() {
         w.flush()?;
         w.get_ref().sync_all()?;
+        i.flush()?;
     }
-    Ok(Exported { dir: dir.to_path_buf(), records, bytes, shards })
+    Ok(Exported { dir: dir.to_path_buf(), ids_dir: ids, records, bytes, shards })
 }

@@ -6,7 +6,9 @@
 //! validation — limits, the context-tag vocabulary, a timestamp neither in the future nor past
 //! retention, and no PII in any free-text field, names from the user's own record included (400
 //! naming the field). It is stored under the keyed re-hash ([`super::subject`]), never the raw hash.
-//! `Idempotency-Key` is honoured; bursts beyond the per-user rate get 429.
+//! `Idempotency-Key` is honoured; bursts beyond the per-user rate get 429. Consent and the user's
+//! existence are checked again inside the insert transaction, under the user's row lock
+//! ([`crate::users::lock_in`]), so no row is written after an account deletion committed.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,13 +22,14 @@ use serde::Deserialize;
 use sqlx::FromRow;
 use utoipa::IntoParams;
 
-use super::subject::subject_key;
+use super::subject::{subject_key, subject_key_for_user};
 use crate::auth::{Admin, AuthUser};
 use crate::db::{Db, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::idempotency::{Idempotency, json_response, request_hash};
 use crate::state::AppState;
+use crate::users::{self, RowLock};
 
 const ROUTE: &str = "POST /v1/ai-training/data";
 
@@ -70,6 +73,27 @@ pub async fn insert_row(
     Ok(id)
 }
 
+fn consent_required() -> AppError {
+    AppError::Forbidden {
+        code: "consent_required",
+        message: "Training data is collected only from users who consented (dataCollectionConsent is false)".into(),
+    }
+}
+
+/// The training rows' part of an account deletion, inside `tx`. The rows are anonymized; the
+/// user's are found by recomputing their subject key from the user id with the server's pepper.
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    pepper: &str,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM ai_training_data WHERE subject_key = $1")
+        .bind(subject_key_for_user(pepper, user_id))
+        .execute(&mut **tx)
+        .await?;
+    Ok(r.rows_affected())
+}
+
 /// Submit anonymized training data (consenting users only).
 #[utoipa::path(post, path = "/v1/ai-training/data", tag = "Training Data",
     request_body = TrainingDataSubmission,
@@ -95,10 +119,7 @@ pub async fn submit(
     }
     state.training.intake_limiter.check(&user.id)?;
     if !user.consents() {
-        return Err(AppError::Forbidden {
-            code: "consent_required",
-            message: "Training data is collected only from users who consented (dataCollectionConsent is false)".into(),
-        });
+        return Err(consent_required());
     }
     if sub.hashed_user_id != coach_shared::hash_user_id(&user.id) {
         return Err(AppError::Forbidden {
@@ -111,6 +132,19 @@ pub async fn submit(
 
     let key = subject_key(&state.secrets.subject_pepper, &sub.hashed_user_id);
     let mut tx = state.db.begin().await?;
+    // Checked again under the user's row lock: an account deletion or a consent withdrawal that
+    // committed since the request was authenticated wins, and one that comes later waits for this
+    // commit (and then finds, and deletes, this row).
+    match users::lock_in(&mut tx, state.db.engine, &user.id, RowLock::Share).await? {
+        None => {
+            return Err(AppError::Unauthorized {
+                code: "invalid_token",
+                message: "The account no longer exists".into(),
+            });
+        }
+        Some(current) if !current.consents() => return Err(consent_required()),
+        Some(_) => {}
+    }
     let id = insert_row(&mut tx, &sub, NewRow { subject_key: &key, source: "client" }).await?;
     let body = TrainingDataResponse { id, status: TrainingDataStatus::Validated, batch_id: None };
     let json = serde_json::to_string(&body).map_err(|e| AppError::Internal(e.into()))?;

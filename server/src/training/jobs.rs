@@ -6,6 +6,10 @@
 //! `job_leases` with a conditional update (held until it expires), so replicas that wake at the same
 //! minute do not both run it. `last_run_at` in the same row makes a slot run once even across
 //! restarts.
+//!
+//! Every tick the scheduler also delivers the provider-voice deletion outbox
+//! ([`crate::voice::outbox`]): rows whose backoff has elapsed are retried. No lease is needed
+//! there: each row is claimed on its own before its provider call.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,12 +24,13 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::sessions;
+use super::{sessions, workdir};
 use crate::auth::Admin;
 use crate::db::{Db, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::ApiPath;
 use crate::state::AppState;
+use crate::voice::outbox;
 
 /// The weekly training job.
 pub const WEEKLY_TRAINING: &str = "weekly-training";
@@ -70,7 +75,8 @@ async fn release_lease(db: &Db, job: &str, holder: &str, result: &Value) -> Resu
     Ok(())
 }
 
-/// Deletes training rows older than the retention period (and expired idempotency keys).
+/// Deletes training rows older than the retention period and expired idempotency keys, delivers
+/// the due provider voice deletions and removes the work directories of finished sessions.
 pub async fn retention_cleanup(state: &AppState) -> Result<Value> {
     let cutoff = now_ms() - RETENTION_DAYS * 86_400_000;
     let rows =
@@ -78,12 +84,16 @@ pub async fn retention_cleanup(state: &AppState) -> Result<Value> {
     let keys = crate::idempotency::purge_expired(&state.db).await?;
     state.training.intake_limiter.shrink();
     state.limits.shrink();
-    let voices = crate::deletion::retry_pending_voice_deletions(state).await?;
-    tracing::info!(deleted = rows.rows_affected(), keys, voices, "retention cleanup");
+    let voices = outbox::deliver_due(state, now_ms()).await?;
+    let workdirs = workdir::sweep(state).await?;
+    tracing::info!(deleted = rows.rows_affected(), keys, voices = voices.deleted, workdirs, "retention cleanup");
     Ok(json!({
         "deletedTrainingRecords": rows.rows_affected(),
         "purgedIdempotencyKeys": keys,
-        "providerVoicesDeleted": voices,
+        "providerVoicesDeleted": voices.deleted,
+        "providerVoiceDeletionsFailed": voices.failed,
+        "providerVoiceDeletionsPending": outbox::pending(state).await?,
+        "staleWorkDirsRemoved": workdirs,
         "cutoff": to_dt(cutoff),
     }))
 }
@@ -139,6 +149,9 @@ pub async fn scheduler(state: AppState, tick: Duration) {
     let parsed: Vec<(&str, Cron)> = jobs.iter().filter_map(|(j, e)| parse_cron(e).ok().map(|c| (*j, c))).collect();
     let me = state.training.worker_id.clone();
     loop {
+        if let Err(e) = outbox::deliver_due(&state, now_ms()).await {
+            tracing::warn!(error = %format!("{e:#}"), "provider voice deletion outbox");
+        }
         for (job, cron) in &parsed {
             match due(&state.db, job, cron).await {
                 Ok(true) => match acquire_lease(&state.db, job, &me).await {

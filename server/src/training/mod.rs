@@ -8,6 +8,7 @@
 //! | [`intake`], [`subject`] | `POST/GET /v1/ai-training/data`; keyed re-hash of `hashedUserId` |
 //! | [`sessions`] | session API; `cancelled` / `retrying` |
 //! | [`pipeline`], [`export`], [`workouts_export`], [`runner`] | the worker: batch export, trainer process, retries |
+//! | [`workdir`] | session work directories: removed when an attempt ends, scrubbed of deleted rows |
 //! | [`gate`], [`registry`], [`hub`] | validation gate; HF-layout registry; Hugging Face Hub push |
 //! | [`deploy`], [`models`], [`serving`], [`runtime`] | deployment/rollback; model API; live models |
 //! | [`coach`] | `POST /v1/ai/coach` |
@@ -29,6 +30,7 @@ pub mod runtime;
 pub mod serving;
 pub mod sessions;
 pub mod subject;
+pub mod workdir;
 pub mod workouts_export;
 
 use std::collections::HashMap;

@@ -10,6 +10,10 @@
 //!   back to `scheduled` with `retryCount + 1` and a jittered exponential backoff (`nextAttemptAt`),
 //!   at most [`MAX_TRAINING_RETRIES`] times; then it ends `failed`. A session with no data fails at
 //!   once and is not retried (retrying cannot help).
+//! * **No training data outlives its attempt on disk**: the session's work directory (shards,
+//!   their ids, the trainer's output) is removed when the attempt ends, whatever the outcome, and
+//!   the shards are scrubbed of deleted rows after the export and before validation
+//!   ([`super::workdir`]).
 //! * **The live model changes only after validation passes** ([`super::gate`]); otherwise the model
 //!   is registered but held back, and the previous model keeps serving.
 
@@ -23,7 +27,7 @@ use rand::RngExt;
 use super::export::export_batch;
 use super::runner::{self, RunError};
 use super::sessions::{self, SessionRow};
-use super::{gate, registry, workouts_export};
+use super::{gate, registry, workdir, workouts_export};
 use crate::db::now_ms;
 use crate::state::AppState;
 
@@ -48,6 +52,9 @@ pub async fn worker(state: AppState) {
     let me = state.training.worker_id.clone();
     if let Err(e) = recover_orphans(&state, true).await {
         tracing::warn!(error = %e, "could not recover orphaned sessions");
+    }
+    if let Err(e) = workdir::sweep(&state).await {
+        tracing::warn!(error = %format!("{e:#}"), "could not sweep stale session work directories");
     }
     loop {
         match claim_next(&state, &me).await {
@@ -157,6 +164,8 @@ async fn run_session(state: &AppState, session: SessionRow) {
     if let Err(e) = finish(state, &session, outcome).await {
         tracing::error!(session = %id, error = %e, "could not record the session's outcome");
     }
+    // Whatever the outcome (a retry exports again): the shards and any unregistered model go.
+    workdir::remove(&state.config.data_dir, &id);
 }
 
 async fn attempt(
@@ -166,7 +175,7 @@ async fn attempt(
 ) -> Result<Outcome> {
     let id = &session.id;
     let force = session.force_retrain.0;
-    let work = state.config.data_dir.join("training").join("sessions").join(id);
+    let work = workdir::dir(&state.config.data_dir, id);
 
     // data_collection: workouts of consenting users become rows; the batch takes the pending rows.
     let from_workouts = workouts_export::export_consented_workouts(state).await?;
@@ -179,7 +188,13 @@ async fn attempt(
     .bind(cutoff)
     .execute(&state.db.pool)
     .await?;
-    let exported = export_batch(&state.db, &session.batch_id, force, &work.join("data")).await?;
+    let exported = {
+        // Rows deleted while the batch was read (an account deletion) leave the shards at once.
+        let _shards = workdir::lock().await;
+        let mut e = export_batch(&state.db, &session.batch_id, force, &work.join("data")).await?;
+        e.records -= workdir::scrub_locked(&state.db, &e.dir).await?.min(e.records);
+        e
+    };
     sqlx::query("UPDATE training_sessions SET record_count = $2, data_size = $3, updated_at = $4 WHERE id = $1")
         .bind(id)
         .bind(exported.records as i64)
@@ -248,6 +263,8 @@ async fn attempt(
     if !advance(state, id, "validation").await? {
         return Ok(Outcome::Cancelled);
     }
+    // Deletions made meanwhile through another replica leave this replica's shards too.
+    workdir::scrub(&state.db, &exported.dir).await?;
     let verdict = gate::evaluate(state, &out, &exported.dir, &report, production.as_ref()).await?;
     let model = registry::register(state, session, &version, started, &out, &report, &verdict).await?;
     let note = if verdict.passed {

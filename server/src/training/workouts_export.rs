@@ -6,7 +6,9 @@
 //! response becomes one anonymized row (subject key from the user id, context tags derived from the
 //! set, strain estimated as RPE × 10 when the app did not measure it), and is marked
 //! `exportedForTraining`. Rows whose texts hold PII (names from the user record included) are
-//! skipped, never stored.
+//! skipped, never stored. Consent and the user's existence are checked again inside each row's
+//! insert transaction, under the user's row lock, so nothing is exported after an account
+//! deletion or a consent withdrawal committed.
 
 use anyhow::Result;
 use chrono::{TimeZone, Utc};
@@ -19,6 +21,7 @@ use super::intake::{NewRow, insert_row};
 use super::subject::subject_key_for_user;
 use crate::db::{DbBool, now_ms};
 use crate::state::AppState;
+use crate::users::{self, RowLock};
 
 #[derive(FromRow)]
 struct Row {
@@ -102,6 +105,13 @@ pub async fn export_consented_workouts(state: &AppState) -> Result<u64> {
                 names.push(n);
             }
             let mut tx = state.db.begin().await?;
+            // Consent and the user are read again under the user's row lock: the page above may
+            // predate a deletion or a withdrawal that has committed since (a deletion that comes
+            // later waits for this commit, then deletes the row).
+            let still = users::lock_in(&mut tx, state.db.engine, &r.user_id, RowLock::Share).await?;
+            if !still.is_some_and(|u| u.consents()) {
+                continue; // dropping `tx` rolls it back; the workout (if any is left) waits for consent
+            }
             if sub.validate_for(&PiiScanner::with_names(names), Utc::now()).is_ok() {
                 let key = subject_key_for_user(&state.secrets.subject_pepper, &r.user_id);
                 insert_row(&mut tx, &sub, NewRow { subject_key: &key, source: "workout" }).await?;

@@ -334,3 +334,18 @@ pub async fn delete_entry(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The cache index's part of an account deletion, inside `tx`: removes the user's entries and
+/// returns how many there were and the clip keys they referenced (the clip store decides which of
+/// those clips go: [`super::clip_store::ClipStore::delete_for_user`]).
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<(u64, Vec<String>), sqlx::Error> {
+    let keys: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT cache_key FROM voice_cache_entries WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let n = sqlx::query("DELETE FROM voice_cache_entries WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok((n.rows_affected(), keys.into_iter().map(|(k,)| k).collect()))
+}

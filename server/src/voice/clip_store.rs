@@ -183,3 +183,91 @@ impl ClipStore {
         }
     }
 }
+
+/// What an account deletion did to the clip store.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ClipDeletion {
+    /// Clips removed (row and file).
+    pub removed: Vec<String>,
+    /// Clips of the user kept because another user's cache index still references them (their
+    /// ownership passed to one of those users, so the clip stays private).
+    pub kept_shared: u64,
+}
+
+impl ClipStore {
+    /// The clip store's part of an account deletion, inside `tx` and after the user's cache
+    /// entries are gone ([`super::cache_index::delete_for_user`] returns their keys as
+    /// `referenced`). Clips the user owns (made with their cloned voice) and clips that were in
+    /// their index are removed — row and file — unless another user's index still references
+    /// them: a clip shared by key is removed only with its last reference. A clip owned by
+    /// someone else is never touched.
+    ///
+    /// Files go before the commit: should the transaction fail, a row without its file reads
+    /// as missing and the clip is made again (see [`ClipStore::find`]), whereas the other order
+    /// could leave audio on disk that no row points at.
+    pub async fn delete_for_user(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        engine: crate::db::Engine,
+        user_id: &str,
+        referenced: &[String],
+    ) -> Result<ClipDeletion, sqlx::Error> {
+        let owned: Vec<(String,)> = sqlx::query_as("SELECT cache_key FROM voice_clips WHERE owner_user_id = $1")
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+        let mut keys: Vec<String> = owned.into_iter().map(|(k,)| k).chain(referenced.iter().cloned()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut out = ClipDeletion::default();
+        for key in keys {
+            if engine == crate::db::Engine::Postgres {
+                // Held to the commit: another user's index cannot start referencing the clip
+                // between the check below and its deletion (their insert waits, then finds it gone).
+                sqlx::query("SELECT cache_key FROM voice_clips WHERE cache_key = $1 FOR UPDATE")
+                    .bind(&key)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            let other: Option<String> =
+                sqlx::query_scalar("SELECT MIN(user_id) FROM voice_cache_entries WHERE cache_key = $1")
+                    .bind(&key)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if let Some(other) = other {
+                let moved = sqlx::query(
+                    "UPDATE voice_clips SET owner_user_id = $3 WHERE cache_key = $1 AND owner_user_id = $2",
+                )
+                .bind(&key)
+                .bind(user_id)
+                .bind(&other)
+                .execute(&mut **tx)
+                .await?;
+                if moved.rows_affected() > 0 {
+                    self.forget(&key);
+                    out.kept_shared += 1;
+                }
+                continue;
+            }
+            let gone = sqlx::query(
+                "DELETE FROM voice_clips WHERE cache_key = $1 AND (owner_user_id = $2 OR owner_user_id IS NULL)",
+            )
+            .bind(&key)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+            if gone.rows_affected() > 0 {
+                out.removed.push(key);
+            }
+        }
+        for key in &out.removed {
+            self.forget(key);
+            match tokio::fs::remove_file(self.path(key)).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(clip = %key, error = %e, "could not remove a deleted user's clip file"),
+            }
+        }
+        Ok(out)
+    }
+}

@@ -24,11 +24,12 @@ use sqlx::FromRow;
 use super::clone_admission::{release_slot, reserve_slot};
 use super::clone_upload::{read_upload, validate};
 use super::provider::{CloneRequest, ProviderError};
-use super::require_premium;
+use super::{outbox, require_premium};
 use crate::auth::AuthUser;
 use crate::db::{new_id, now_ms, to_dt, to_dt_opt};
 use crate::error::{ApiResult, AppError};
 use crate::state::AppState;
+use crate::users::{self, RowLock};
 
 /// A processing job older than this was interrupted (a restart) and is reported as failed.
 const STALE_MS: i64 = 10 * 60 * 1000;
@@ -126,16 +127,37 @@ pub async fn start(
 }
 
 /// The background half of a clone: the provider call and the bookkeeping of its outcome.
+///
+/// The user may delete their account while this runs. Before the provider call the job checks
+/// that its user still exists (a deleted user gets no voice made); after it, the bookkeeping
+/// transaction holds the user's row ([`users::lock_in`]), so an account deletion either committed
+/// first — the user is gone and the voice just made is queued for deletion at the provider
+/// ([`super::outbox`]) — or runs after this commit and finds the voice recorded. Every voice the
+/// provider made and nothing uses (unverified, replaced, orphaned) goes to the same outbox in the
+/// same transaction, so none is left behind at the provider.
 async fn run_job(state: &AppState, id: &str, user: &str, req: CloneRequest) -> Result<(), sqlx::Error> {
     let db = &state.db;
+    if users::find(db, user).await?.is_none() {
+        tracing::info!(job = %id, "clone job dropped before the provider call: its user was deleted");
+        return Ok(());
+    }
     sqlx::query("UPDATE voice_clone_jobs SET progress = 50 WHERE id = $1").bind(id).execute(&db.pool).await?;
     let voice = &state.voice;
     let outcome = voice.call("clone", voice.provider.clone_voice(&req)).await;
     let now = now_ms();
+    let mut tx = db.begin().await?;
+    let alive = users::lock_in(&mut tx, db.engine, user, RowLock::Exclusive).await?.is_some();
+    let made = outcome.as_ref().ok().map(|v| v.voice_id.clone());
     let cloned = match outcome {
-        Ok(v) if !v.requires_verification => v,
+        Ok(v) if alive && !v.requires_verification => v,
         other => {
+            let mut queued = 0;
+            if let Some(v) = &made {
+                let why = if alive { "the provider requires verification" } else { "its user was deleted" };
+                queued = outbox::enqueue(&mut tx, std::slice::from_ref(v), why).await?;
+            }
             let message = match other {
+                Ok(_) if !alive => "The account was deleted while the voice was being cloned".to_string(),
                 Ok(_) => "The provider requires this voice to be verified before it can be used".to_string(),
                 Err(ProviderError::Rejected { message, code, .. }) => {
                     format!("The provider refused the samples ({code}): {message}")
@@ -144,7 +166,6 @@ async fn run_job(state: &AppState, id: &str, user: &str, req: CloneRequest) -> R
                     "The speech provider is unavailable; try again later".to_string()
                 }
             };
-            let mut tx = db.begin().await?;
             sqlx::query(
                 "UPDATE voice_clone_jobs SET status = 'failed', progress = 100, error_message = $2, completed_at = $3 WHERE id = $1",
             )
@@ -160,10 +181,14 @@ async fn run_job(state: &AppState, id: &str, user: &str, req: CloneRequest) -> R
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            return tx.commit().await;
+            tx.commit().await?;
+            if queued > 0 {
+                tracing::info!(job = %id, alive, "the voice the provider made is queued for deletion");
+                outbox::kick(state);
+            }
+            return Ok(());
         }
     };
-    let mut tx = db.begin().await?;
     let previous: Option<(Option<String>,)> =
         sqlx::query_as("SELECT eleven_labs_voice_id FROM voice_preferences WHERE user_id = $1")
             .bind(user)
@@ -194,14 +219,17 @@ async fn run_job(state: &AppState, id: &str, user: &str, req: CloneRequest) -> R
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    // The replaced voice is removed at the provider (best effort: a failure is only logged).
+    // The replaced voice is removed at the provider, through the outbox (retried until it goes).
+    let mut queued = 0;
     if let Some((Some(old),)) = previous
         && old != cloned.voice_id
         && voice.provider.owns_voice(&old)
-        && let Err(e) = voice.call("delete", voice.provider.delete_voice(&old)).await
     {
-        tracing::warn!(voice = %old, error = %e, "could not delete the replaced voice");
+        queued = outbox::enqueue(&mut tx, &[old], "replaced by a new clone").await?;
+    }
+    tx.commit().await?;
+    if queued > 0 {
+        outbox::kick(state);
     }
     Ok(())
 }
@@ -259,4 +287,20 @@ pub async fn status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<
         error_message: job.error_message,
         completed_at: to_dt_opt(job.completed_at),
     }))
+}
+
+/// The clone jobs' part of an account deletion, inside `tx`: removes the user's jobs and returns
+/// how many there were and the provider voices they made (for the deletion outbox).
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<(u64, Vec<String>), sqlx::Error> {
+    let voices: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT provider_voice_id FROM voice_clone_jobs WHERE user_id = $1 AND provider_voice_id IS NOT NULL",
+    )
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let n = sqlx::query("DELETE FROM voice_clone_jobs WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok((n.rows_affected(), voices.into_iter().map(|(v,)| v).collect()))
 }

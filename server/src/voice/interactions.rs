@@ -199,3 +199,12 @@ pub async fn for_workout(
         interactions: rows.iter().map(Row::to_api).collect(),
     }))
 }
+
+/// The voice interactions' part of an account deletion, inside `tx`; returns how many went.
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM voice_interactions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok(r.rows_affected())
+}

@@ -11,6 +11,7 @@
 //! | [`clone`], [`pitch`] | `POST /v1/voice/clone`, `GET /v1/voice/clone/status` |
 //! | [`clone_admission`], [`clone_upload`] | clone limits (per-user slots, upload/check turns), the upload's checks |
 //! | [`interactions`] | `/v1/voice/interactions` |
+//! | [`outbox`] | cloned voices to delete at the provider, delivered after the commit with backoff |
 //! | [`provider`] | the `SpeechProvider` trait, the local engine, ElevenLabs, the circuit breaker |
 //! | [`audio`] | WAV fix-up, MP3 encoding, decoding checks |
 //! | [`config`] | settings |
@@ -26,6 +27,7 @@ pub mod clone_admission;
 pub mod clone_upload;
 pub mod config;
 pub mod interactions;
+pub mod outbox;
 pub mod pitch;
 pub mod preferences;
 pub mod provider;

@@ -273,3 +273,18 @@ pub async fn get_profile(State(state): State<AppState>, auth: AuthUser) -> ApiRe
     let prefs = effective(&state.db, auth.id()).await?;
     Ok(axum::Json(state.voice.profile(&prefs, None)))
 }
+
+/// The voice preferences' part of an account deletion, inside `tx`: removes the row (0 or 1) and
+/// returns the count and the cloned voice it named (for the provider deletion outbox).
+pub async fn delete_for_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+) -> Result<(u64, Option<String>), sqlx::Error> {
+    let voice: Option<Option<String>> =
+        sqlx::query_scalar("SELECT eleven_labs_voice_id FROM voice_preferences WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let r = sqlx::query("DELETE FROM voice_preferences WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    Ok((r.rows_affected(), voice.flatten()))
+}

@@ -4,7 +4,8 @@
 //! recorded in `problems`, which tests assert empty. Faults are injected per request (a queue) or
 //! for every request (sticky): 429 with `Retry-After`, 500, a slow answer, a body cut off
 //! mid-stream, non-audio bytes, and the account refusals (401 `quota_exceeded` /
-//! `invalid_api_key`).
+//! `invalid_api_key`). Voice deletions can be made to hang or fail, and voice creation to wait (a
+//! clone that finishes after its user was deleted).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,6 +91,15 @@ pub struct FakeState {
     pub voices: Mutex<HashSet<String>>,
     /// Voices deleted.
     pub deleted: Mutex<Vec<String>>,
+    /// `DELETE /v1/voices/{id}` requests received (any outcome).
+    pub delete_hits: AtomicUsize,
+    /// While true, voice deletions wait (a provider that hangs) until it is set false.
+    pub hold_deletes: tokio::sync::watch::Sender<bool>,
+    /// While true, voice deletions fail with 500.
+    pub fail_deletes: std::sync::atomic::AtomicBool,
+    /// While true, `voices/add` waits after reading its form, before making the voice (a clone
+    /// that finishes late).
+    pub hold_adds: tokio::sync::watch::Sender<bool>,
     /// A real MP3 (1 s, 44.1 kHz) answered for every successful synthesis.
     pub mp3: Bytes,
 }
@@ -115,6 +125,10 @@ impl FakeEleven {
             last_add: Mutex::new(None),
             voices: Mutex::new([SARAH, GEORGE].iter().map(|s| s.to_string()).collect()),
             deleted: Mutex::new(Vec::new()),
+            delete_hits: AtomicUsize::new(0),
+            hold_deletes: tokio::sync::watch::channel(false).0,
+            fail_deletes: Default::default(),
+            hold_adds: tokio::sync::watch::channel(false).0,
             mp3: Bytes::from(super::tone_mp3(220.0, 1.0, 44100)),
         });
         let app = Router::new()
@@ -146,6 +160,36 @@ impl FakeEleven {
     /// Wire-format violations seen (tests assert none).
     pub fn problems(&self) -> Vec<String> {
         self.state.problems.lock().unwrap().clone()
+    }
+
+    /// Makes voice deletions hang (`true`) or lets them, and those waiting, proceed (`false`).
+    pub fn hold_deletes(&self, on: bool) {
+        self.state.hold_deletes.send_replace(on);
+    }
+
+    /// Makes voice deletions fail with 500 (`true`) or succeed again.
+    pub fn fail_deletes(&self, on: bool) {
+        self.state.fail_deletes.store(on, Ordering::SeqCst);
+    }
+
+    /// Makes `voices/add` wait before creating the voice (`true`), or lets it proceed.
+    pub fn hold_adds(&self, on: bool) {
+        self.state.hold_adds.send_replace(on);
+    }
+
+    /// `voices/add` requests so far.
+    pub fn add_hits(&self) -> usize {
+        self.state.add_hits.load(Ordering::SeqCst)
+    }
+
+    /// Voice deletion requests so far.
+    pub fn delete_hits(&self) -> usize {
+        self.state.delete_hits.load(Ordering::SeqCst)
+    }
+
+    /// Voices deleted so far.
+    pub fn deleted(&self) -> Vec<String> {
+        self.state.deleted.lock().unwrap().clone()
     }
 }
 
@@ -326,6 +370,7 @@ async fn add_voice(State(st): State<Arc<FakeState>>, headers: HeaderMap, mut for
         return unprocessable(&st, &["body", "remove_background_noise"], "must be true or false");
     }
     *st.last_add.lock().unwrap() = Some(seen);
+    let _ = st.hold_adds.subscribe().wait_for(|hold| !*hold).await;
     let fault = next_fault(&st);
     if fault == Some(Fault::VoiceLimit) {
         return detail(
@@ -344,8 +389,13 @@ async fn add_voice(State(st): State<Arc<FakeState>>, headers: HeaderMap, mut for
 }
 
 async fn delete_voice(State(st): State<Arc<FakeState>>, Path(voice): Path<String>, headers: HeaderMap) -> Response {
+    st.delete_hits.fetch_add(1, Ordering::SeqCst);
     if let Some(r) = unauthorized(&st, &headers) {
         return r;
+    }
+    let _ = st.hold_deletes.subscribe().wait_for(|hold| !*hold).await;
+    if st.fail_deletes.load(Ordering::SeqCst) {
+        return detail(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Internal error");
     }
     if !st.voices.lock().unwrap().remove(&voice) {
         return detail(

@@ -15,7 +15,10 @@
 //!
 //! "Cloning" here is honest pitch matching: the samples' median fundamental frequency picks the
 //! female or male variant and the pitch closest to the speaker's. The voice id is
-//! `en-us+f3@<pitch>`; nothing leaves the machine and no timbre is copied.
+//! `en-us+f3@<pitch>~<tag>`, the tag 16 random hex digits drawn per clone: two users whose speech
+//! lands on the same pitch (or on a personality's own voice) still get distinct voice ids, so the
+//! private clips keyed by their voices are never shared between users, and deleting one user's
+//! clips never touches another's. Nothing leaves the machine and no timbre is copied.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -60,8 +63,14 @@ pub struct LocalVoice {
 }
 
 impl LocalVoice {
-    /// Parses `en-us+f3`, `en-us+m3`, optionally with `@<pitch>`.
+    /// Parses `en-us+f3`, `en-us+m3`, optionally with `@<pitch>`, optionally followed by a cloned
+    /// voice's `~<tag>` (1–32 lowercase hex digits; it changes the id, not the sound).
     pub fn parse(s: &str) -> Option<LocalVoice> {
+        let s = match s.split_once('~') {
+            Some((voice, tag)) if is_tag(tag) => voice,
+            Some(_) => return None,
+            None => s,
+        };
         let (base, pitch) = match s.split_once('@') {
             Some((b, p)) if (1..=2).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()) => {
                 (b, p.parse::<u8>().ok()?)
@@ -83,6 +92,12 @@ impl LocalVoice {
         if self.pitch == 50 { base.to_string() } else { format!("{base}@{}", self.pitch) }
     }
 
+    /// The id of a cloned voice: this voice with a fresh random tag, unique to the clone.
+    pub fn cloned_id(&self) -> String {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        format!("{}~{}", self.id(), &tag[..TAG_LEN])
+    }
+
     /// The voice nearest to a speaker with median fundamental frequency `f0` (Hz).
     pub fn matching(f0: f64) -> LocalVoice {
         let female = f0 >= FEMALE_FROM_HZ;
@@ -90,6 +105,13 @@ impl LocalVoice {
         let pitch = (50.0 + (f0 / base).ln() / PITCH_STEP_LOG).round().clamp(0.0, 99.0) as u8;
         LocalVoice { female, pitch }
     }
+}
+
+/// Hex digits of the tag of a cloned voice id (64 random bits).
+const TAG_LEN: usize = 16;
+
+fn is_tag(tag: &str) -> bool {
+    (1..=32).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The engine's parameters for one tone; its canonical string is part of the clip's cache key.
@@ -299,7 +321,7 @@ impl SpeechProvider for LocalProvider {
             }
             f0s.sort_by(f64::total_cmp);
             let f0 = f0s[f0s.len() / 2];
-            Ok(ClonedVoice { voice_id: LocalVoice::matching(f0).id(), requires_verification: false })
+            Ok(ClonedVoice { voice_id: LocalVoice::matching(f0).cloned_id(), requires_verification: false })
         }
         .boxed()
     }
@@ -319,9 +341,28 @@ mod tests {
         for id in ["en-us+f3", "en-us+m3", "en-us+f3@62", "en-us+m3@0"] {
             assert_eq!(LocalVoice::parse(id).unwrap().id(), id);
         }
-        for bad in ["en-us+f4", "en-us+f3@100", "en-us+f3@", "en-us+f3@x", "default", "en-us+f3@050"] {
+        for bad in [
+            "en-us+f4",
+            "en-us+f3@100",
+            "en-us+f3@",
+            "en-us+f3@x",
+            "default",
+            "en-us+f3@050",
+            "en-us+f3~",
+            "en-us+f3@62~XYZ",
+            "en-us+f3@62~0123456789abcdef0123456789abcdef0",
+            "en-us+f3~ab~cd",
+        ] {
             assert!(LocalVoice::parse(bad).is_none(), "{bad}");
         }
+        let v = LocalVoice { female: false, pitch: 44 };
+        let (a, b) = (v.cloned_id(), v.cloned_id());
+        assert_ne!(a, b, "every clone gets its own id");
+        assert!(a.starts_with("en-us+m3@44~") && a.len() == "en-us+m3@44~".len() + TAG_LEN, "{a}");
+        assert_eq!(LocalVoice::parse(&a), Some(v));
+        let plain = LocalVoice { female: true, pitch: 50 }.cloned_id();
+        assert_ne!(plain, "en-us+f3", "a clone never takes a personality's id");
+        assert_eq!(LocalVoice::parse(&plain), Some(LocalVoice { female: true, pitch: 50 }));
         for tone in Tone::ALL {
             let s = EspeakSettings::for_tone(LocalVoice { female: false, pitch: 90 }, tone);
             assert!(s.amplitude <= 130 && s.pitch <= 99);

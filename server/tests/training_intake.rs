@@ -107,8 +107,8 @@ both_engines!(pii_and_bad_fields_are_400_naming_the_field, |app: TestApp| async 
     assert_eq!(n, 0, "nothing half-written");
 });
 
-/// The attack row: obfuscated emails and phone numbers were stored as training data. Each
-/// is now a 400 naming the field and the kind; workout talk with numbers still goes through.
+// The attack row: obfuscated emails and phone numbers were stored as training data. Each
+// is now a 400 naming the field and the kind; workout talk with numbers still goes through.
 both_engines!(obfuscated_pii_is_400_naming_the_field_and_workout_numbers_pass, |app: TestApp| async move {
     let t = app.user("td_obf", false, true).await;
     let attacks = [

@@ -107,6 +107,44 @@ both_engines!(pii_and_bad_fields_are_400_naming_the_field, |app: TestApp| async 
     assert_eq!(n, 0, "nothing half-written");
 });
 
+// The attack row: obfuscated emails and phone numbers were stored as training data. Each
+// is now a 400 naming the field and the kind; workout talk with numbers still goes through.
+both_engines!(obfuscated_pii_is_400_naming_the_field_and_workout_numbers_pass, |app: TestApp| async move {
+    let t = app.user("td_obf", false, true).await;
+    let attacks = [
+        ("jane.doe @gmail.com", "an email address"),
+        ("jane.doe\u{200B}@gmail.com", "an email address"),
+        ("josé@example.com", "an email address"),
+        ("jane＠gmail.com", "an email address"),
+        ("555 - 123 - 4567", "a phone number"),
+        ("5 5 5 1 2 3 4 5 6 7", "a phone number"),
+        ("５５５１２３４５６７", "a phone number"),
+        ("jane dot doe at gmail dot com", "an email address"),
+    ];
+    for (text, kind) in attacks {
+        for field in ["aiResponse", "skipReason"] {
+            let mut body = submission("td_obf");
+            body[field] = json!(format!("Nice set. {text}"));
+            let v = post(&app, &t, body).await.assert_error(400, Some("validation_error"));
+            assert_eq!(v["details"]["field"], field, "{text}: {v}");
+            let message = v["message"].as_str().unwrap();
+            assert!(message.contains(field) && message.contains(kind), "{text}: {v}");
+        }
+    }
+    let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM ai_training_data")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "no obfuscated PII stored");
+    for ok in ["3 x 5 @ 80%, then 3x10 @ 135", "5k in 25:30 on 2024-05-01 at 6:30", "Sets 10 10 8 8 6, 135 185 225 lbs"]
+    {
+        let mut body = submission("td_obf");
+        body["aiResponse"] = json!(ok);
+        let r = post(&app, &t, body).await;
+        assert_eq!(r.status, 201, "{ok}: {}", r.text());
+    }
+});
+
 both_engines!(idempotency_key_replays_instead_of_duplicating, |app: TestApp| async move {
     let t = app.user("td_idem", false, true).await;
     let body = serde_json::to_vec(&submission("td_idem")).unwrap();

@@ -10,7 +10,7 @@
 //! | [`types`] | serde types for every entity and request/response body (camelCase on the wire) |
 //! | [`validate`] | field-level validation of request bodies against [`limits`] |
 //! | [`anonymize`] | `hashedUserId` = lowercase hex SHA-256 of the user id |
-//! | [`pii`] | detection of emails, phone numbers, card/SSN-like numbers and known names in free text |
+//! | [`pii`] | detection of emails, phones, cards, SSN-like numbers, IBANs, IP addresses and known names in free text, after undoing obfuscation |
 //! | [`tone`] | whisper / neutral / hype chosen from the workout context |
 //! | [`cache_key`] | the content key of a synthesized clip |
 //! | [`rotation`] | the 10-entry random-rotation policy of the voice cache |
@@ -48,6 +48,10 @@ pub mod vectors {
     pub const TONES: &str = include_str!("../vectors/tones.json");
     /// PII positives (must be found, with their kind) and near-misses (must pass).
     pub const PII: &str = include_str!("../vectors/pii.json");
+    /// `{names, refused: [{text, kind}], accepted: [text]}`: obfuscated PII variants that must be
+    /// refused (with their kind) and ordinary coaching lines that must pass, for a user with
+    /// these names.
+    pub const PII_CORPUS: &str = include_str!("../vectors/pii_corpus.json");
     /// Rotation decisions for a seeded random source.
     pub const ROTATION: &str = include_str!("../vectors/rotation.json");
 }

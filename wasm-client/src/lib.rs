@@ -114,7 +114,7 @@ pub fn clip_key_for_profile(
 const TS_RULES: &str = r#"
 /** A PII finding of {@link findPii}; offsets are UTF-8 byte offsets. */
 export interface PiiFinding {
-  kind: 'email' | 'phone' | 'card_number' | 'ssn' | 'name';
+  kind: 'email' | 'phone' | 'card_number' | 'ssn' | 'iban' | 'ip_address' | 'name';
   description: string;
   start: number;
   end: number;

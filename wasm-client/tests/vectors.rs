@@ -85,3 +85,26 @@ fn pii_verdicts_equal_the_shared_vectors() {
     let named = find_pii("Great job Jordan Smith", Some(vec!["Jordan Smith".into()])).unwrap();
     assert!(!named.is_null());
 }
+
+#[derive(Deserialize)]
+struct PiiCorpus {
+    names: Vec<String>,
+    refused: Vec<Positive>,
+    accepted: Vec<String>,
+}
+
+/// The obfuscation corpus gives the browser the server's verdicts: every variant refused with its
+/// kind, every coaching line accepted.
+#[wasm_bindgen_test]
+fn pii_corpus_verdicts_equal_the_shared_vectors() {
+    let c: PiiCorpus = serde_json::from_str(coach_shared::vectors::PII_CORPUS).unwrap();
+    for p in c.refused {
+        let found = find_pii(&p.text, Some(c.names.clone())).unwrap();
+        assert!(!found.is_null(), "missed {}", p.text);
+        let kind = js_sys::Reflect::get(&found, &JsValue::from_str("kind")).unwrap();
+        assert_eq!(kind.as_string().unwrap(), p.kind, "{}", p.text);
+    }
+    for t in c.accepted {
+        assert!(find_pii(&t, Some(c.names.clone())).unwrap().is_null(), "false positive {t}");
+    }
+}

@@ -235,6 +235,19 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether an error is a foreign-key violation (both engines; the `Any` driver does not always
+/// carry the error kind, so the SQLSTATE and SQLite's message are checked too).
+pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_foreign_key_violation()
+                || d.code().as_deref() == Some("23503")
+                || d.message().contains("FOREIGN KEY constraint failed")
+        }
+        _ => false,
+    }
+}
+
 /// A new time-ordered identifier (UUID v7).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -88,6 +88,7 @@ impl AppError {
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Status { status, .. } => *status,
             AppError::Database(e) if db_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(e) if gone_meanwhile(e) => StatusCode::CONFLICT,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,9 +105,17 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Database(e) if db_unavailable(e) => "database_unavailable",
+            AppError::Database(e) if gone_meanwhile(e) => "conflict",
             AppError::Database(_) | AppError::Internal(_) => "internal_error",
         }
     }
+}
+
+/// A foreign-key violation: what the row points at (the user, a workout) was deleted while the
+/// request ran — e.g. a set logged while its user's `DELETE /v1/users/me` committed. The foreign
+/// key kept the row out; the client is told so (409), it is not a server fault.
+fn gone_meanwhile(e: &sqlx::Error) -> bool {
+    crate::db::is_foreign_key_violation(e)
 }
 
 fn db_unavailable(e: &sqlx::Error) -> bool {
@@ -138,6 +147,10 @@ impl IntoResponse for AppError {
             AppError::Database(e) if db_unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 ("The database is temporarily unavailable".into(), None)
+            }
+            AppError::Database(e) if gone_meanwhile(e) => {
+                tracing::info!(error = %e, "a referenced row was deleted meanwhile");
+                ("What this request refers to was deleted meanwhile".into(), None)
             }
             AppError::Database(e) => {
                 tracing::error!(error = %e, "database error");

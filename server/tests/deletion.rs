@@ -321,3 +321,37 @@ both_engines!(consent_withdrawn_meanwhile_stops_the_workout_export, |app: TestAp
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(export_consented_workouts(&app.state).await.unwrap(), 0);
 });
+
+// A write racing its user's deletion is kept out by the foreign key; the client gets a 409
+// `conflict` (what it refers to is gone), never a 500.
+both_engines!(a_row_whose_user_was_deleted_meanwhile_is_a_409_not_a_500, |app: TestApp| async move {
+    use axum::response::IntoResponse;
+    let err = sqlx::query("INSERT INTO voice_interactions_probe_missing_user (id) VALUES ($1)")
+        .bind("x")
+        .execute(&app.state.db.pool)
+        .await;
+    assert!(err.is_err(), "the probe table does not exist: a plain database error");
+    let plain = coach_server::error::AppError::from(err.unwrap_err()).into_response();
+    assert_eq!(plain.status(), 500, "other database errors stay internal");
+
+    let fk = sqlx::query(
+        "INSERT INTO workout_entries (id, user_id, exercise_type, set_number, weight, reps, perceived_exertion,
+             strain_percentage, sleep_hours, skip_reason, exported_for_training, created_at)
+         VALUES ($1, $2, 'squat', 1, 60.0, 5, 7.0, NULL, NULL, NULL, FALSE, 0)",
+    )
+    .bind("wrk_gone")
+    .bind("usr_deleted_meanwhile")
+    .execute(&app.state.db.pool)
+    .await
+    .expect_err("no such user: the foreign key refuses the row");
+    let resp = coach_server::error::AppError::from(fk).into_response();
+    assert_eq!(resp.status(), 409);
+    let body: Value =
+        serde_json::from_slice(&http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"], "conflict");
+    let n: (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM workout_entries")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n.0, 0);
+});

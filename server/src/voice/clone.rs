@@ -159,6 +159,10 @@ async fn run_job(state: &AppState, id: &str, user: &str, req: CloneRequest) -> R
             let message = match other {
                 Ok(_) if !alive => "The account was deleted while the voice was being cloned".to_string(),
                 Ok(_) => "The provider requires this voice to be verified before it can be used".to_string(),
+                // the service's account, not the samples: no provider text reaches the user
+                Err(ref e) if e.account_failure().is_some() => {
+                    format!("Voice cloning is unavailable: {}", e.account_failure().map_or("", |a| a.describe()))
+                }
                 Err(ProviderError::Rejected { message, code, .. }) => {
                     format!("The provider refused the samples ({code}): {message}")
                 }

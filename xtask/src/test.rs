@@ -104,7 +104,11 @@ pub fn browser_only(extra: &[&str]) -> Result<()> {
     tools::ensure_chromium()?;
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen_cli()?;
-    let server = servers::TestServer::start()?;
+    // The test pages come from wasm-bindgen-test-runner's own server, another origin than the
+    // coach-server's: fix its address so the server's CORS can list exactly that origin (dev mode
+    // never mirrors a foreign Origin).
+    let runner = format!("127.0.0.1:{}", servers::free_port()?);
+    let server = servers::TestServer::start_with(&[("COACH_CORS_ORIGINS", format!("http://{runner}"))])?;
     let fake = servers::FakeOutage::start()?;
     let mut args = vec!["test", "-p", "coach-wasm", "--target", "wasm32-unknown-unknown"];
     args.extend_from_slice(extra);
@@ -113,6 +117,7 @@ pub fn browser_only(extra: &[&str]) -> Result<()> {
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+        .env("WASM_BINDGEN_TEST_ADDRESS", &runner)
         .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", root().join("wasm-client/webdriver.json"))
         .env("COACH_TEST_SERVER_URL", &server.url)
         .env("COACH_TEST_FAKE_URL", &fake.url)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::http::Method;
 use coach_server::training::subject::subject_key_for_user;
 use coach_server::training::workouts_export::export_consented_workouts;
-use common::{Auth, Engine, TestApp};
+use common::{Auth, Engine, TestApp, app_with_trainer, eventually};
 use serde_json::{Value, json};
 
 async fn populate(app: &TestApp, id: &str) -> String {
@@ -86,31 +86,6 @@ both_engines!(deleting_me_removes_everything_of_mine_only, |app: TestApp| async 
     assert_eq!(app.get("/v1/users/me", Auth::Bearer(theirs)).await.status, 200);
     app.send(Method::DELETE, "/v1/users/me", Auth::Admin, None, vec![]).await.assert_error(403, None);
 });
-
-/// Polls `check` (up to ~20 s) and panics with `what` if it never holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
-}
-
-async fn app_with_trainer(engine: Engine, script: &str) -> Option<TestApp> {
-    let script = script.to_string();
-    TestApp::with_config(engine, move |c| {
-        c.training.trainer_command = vec!["sh".into(), "-c".into(), script, "trainer".into()];
-        c.training.retry_base = Duration::from_millis(1);
-        c.training.scheduler = false;
-    })
-    .await
-}
 
 /// Submits `n` training rows whose response is `text` for a new consenting user; returns its token.
 async fn submit(app: &TestApp, user: &str, text: &str, n: usize) -> String {

@@ -14,25 +14,10 @@ use coach_server::config::Config;
 use coach_server::db::now_ms;
 use coach_server::voice::config::{ElevenLabsConfig, TtsProvider};
 use coach_server::voice::outbox;
-use common::{Auth, Engine, TestApp};
+use common::{Auth, Engine, TestApp, eventually};
 use serde_json::json;
 use voice_support::fake_elevenlabs::{FakeEleven, GEORGE, KEY, SARAH};
 use voice_support::*;
-
-/// Polls `check` (up to ~20 s) and panics with `what` if it never holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
-}
 
 /// The server on the fake: a provider call may take a minute (the fake hangs instead), a request
 /// only 3 s — so a deletion that waited for the provider would be cut off by the request timeout.

@@ -8,18 +8,8 @@ mod common;
 use std::time::Duration;
 
 use axum::http::Method;
-use common::{Auth, Engine, TestApp};
+use common::{Auth, Engine, TestApp, app_with_trainer};
 use serde_json::{Value, json};
-
-async fn app_with_trainer(engine: Engine, script: &str) -> Option<TestApp> {
-    let script = script.to_string();
-    TestApp::with_config(engine, move |c| {
-        c.training.trainer_command = vec!["sh".into(), "-c".into(), script, "trainer".into()];
-        c.training.retry_base = Duration::from_millis(1);
-        c.training.scheduler = false;
-    })
-    .await
-}
 
 async fn add_records(app: &TestApp, user: &str, n: usize) {
     let t = app.user(user, false, true).await;

@@ -280,3 +280,30 @@ pub async fn consenting_user_over_http(http: &reqwest::Client, base: &str, key: 
         .unwrap();
     t["token"].as_str().expect("a token").to_string()
 }
+
+/// Polls `check` (up to ~20 s) and panics with `what` if it never holds.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// An app whose trainer is the shell `script` (a fake trainer speaking the JSON-lines protocol),
+/// with fast retries and no scheduler.
+pub async fn app_with_trainer(engine: Engine, script: &str) -> Option<TestApp> {
+    let script = script.to_string();
+    TestApp::with_config(engine, move |c| {
+        c.training.trainer_command = vec!["sh".into(), "-c".into(), script, "trainer".into()];
+        c.training.retry_base = Duration::from_millis(1);
+        c.training.scheduler = false;
+    })
+    .await
+}

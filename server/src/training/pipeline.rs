@@ -60,7 +60,8 @@ pub async fn worker(state: AppState) {
         match claim_next(&state, &me).await {
             Ok(Some(session)) => run_session(&state, session).await,
             Ok(None) => {
-                let _ = tokio::time::timeout(state.training.poll_interval, state.training.notified()).await;
+                let wait = until_next_retry(&state).await.unwrap_or(state.training.poll_interval);
+                let _ = tokio::time::timeout(wait.min(state.training.poll_interval), state.training.notified()).await;
                 let _ = recover_orphans(&state, false).await;
             }
             Err(e) => {
@@ -92,6 +93,18 @@ async fn recover_orphans(state: &AppState, all_mine: bool) -> Result<u64> {
         state.training.wake_worker();
     }
     Ok(r.rows_affected())
+}
+
+/// How long until the earliest scheduled retry is due (`None` when no retry is waiting), so a
+/// session retried after a short backoff starts then, not at the next idle poll.
+async fn until_next_retry(state: &AppState) -> Option<Duration> {
+    let (next,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(next_attempt_at) FROM training_sessions WHERE status = 'scheduled' AND next_attempt_at IS NOT NULL",
+    )
+    .fetch_one(&state.db.pool)
+    .await
+    .ok()?;
+    Some(Duration::from_millis(u64::try_from(next? - now_ms()).unwrap_or(0)))
 }
 
 async fn claim_next(state: &AppState, me: &str) -> Result<Option<SessionRow>> {

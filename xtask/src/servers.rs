@@ -45,13 +45,9 @@ pub struct TestServer {
 
 impl TestServer {
     /// Builds (debug) and starts the server with `COACH_DEV_MODE=1` on a free port and a fresh data
-    /// dir; waits until `/health` answers.
-    pub fn start() -> Result<TestServer> {
-        Self::start_with(&[])
-    }
-
-    /// Like [`TestServer::start`], with extra environment variables for the server (e.g. the
-    /// app's `COACH_WWW_DIR` and a short `COACH_TRAIN_BUDGET_SECS` for the www end-to-end tests).
+    /// dir, with extra environment variables (e.g. the app's `COACH_WWW_DIR`, a short
+    /// `COACH_TRAIN_BUDGET_SECS`, the browser tests' `COACH_CORS_ORIGINS`); waits until `/health`
+    /// answers.
     pub fn start_with(extra_env: &[(&str, String)]) -> Result<TestServer> {
         crate::tools::ensure_espeak()?;
         cmd("cargo", &["build", "-p", "coach-server"]).dir(&root()).run()?;

@@ -127,25 +127,7 @@ async fn audio_corpus_bench() {
         assert!(Instant::now() < deadline, "coach-server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let r = http
-        .post(format!("{base}/v1/users"))
-        .header("x-api-key", KEY)
-        .json(&json!({ "id": "bomber", "email": "bomber@example.com", "isPremium": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let t: Value = http
-        .post(format!("{base}/v1/auth/token"))
-        .header("x-api-key", KEY)
-        .json(&json!({ "userId": "bomber", "ttlSeconds": 3600 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = t["token"].as_str().unwrap().to_string();
+    let token = common::user_over_http(&http, &base, KEY, json!({ "id": "bomber", "isPremium": true })).await;
     let (rss0, hwm0) = memory(pid);
     println!("audio bench: coach-server pid {pid}; at start RSS {rss0:.1} MiB, peak {hwm0:.1} MiB");
     let mut all = Vec::new();

@@ -19,24 +19,7 @@ use serde_json::{Value, json};
 
 async fn populate(app: &TestApp, id: &str) -> String {
     let t = app.user(id, true, true).await;
-    let w = app
-        .json(
-            Method::POST,
-            "/v1/workouts",
-            Auth::Bearer(t.clone()),
-            json!({"exerciseType": "squat", "setNumber": 1, "weight": 80, "reps": 5, "perceivedExertion": 7}),
-        )
-        .await
-        .json();
-    let r = app
-        .json(
-            Method::POST,
-            "/v1/voice/interactions",
-            Auth::Bearer(t.clone()),
-            json!({"workoutEntryId": w["id"], "aiResponseText": "Nice depth.", "voiceTone": "neutral", "wasVoicePlayed": false}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
+    log_set_with_interaction(app, &t, "Nice depth.").await;
     let r =
         app.json(Method::PUT, "/v1/voice/preferences", Auth::Bearer(t.clone()), json!({"personality": "Aiden"})).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -247,15 +230,14 @@ both_engines!(intake_cannot_insert_after_the_deletion_committed, |app: TestApp| 
     r.assert_error(401, Some("invalid_token"));
 });
 
-/// A consenting user `id` with one logged set and a voice interaction on it (what the workout
-/// export turns into a training row); returns the user's token.
-async fn workout_with_an_interaction(app: &TestApp, id: &str) -> String {
-    let t = app.user(id, false, true).await;
+/// Logs one set for the holder of `token` and a voice interaction on it saying `text` (what the
+/// workout export turns into a training row).
+async fn log_set_with_interaction(app: &TestApp, token: &str, text: &str) {
     let w = app
         .json(
             Method::POST,
             "/v1/workouts",
-            Auth::Bearer(t.clone()),
+            Auth::Bearer(token.to_string()),
             json!({"exerciseType": "squat", "setNumber": 1, "weight": 80, "reps": 5, "perceivedExertion": 7}),
         )
         .await
@@ -264,22 +246,23 @@ async fn workout_with_an_interaction(app: &TestApp, id: &str) -> String {
         .json(
             Method::POST,
             "/v1/voice/interactions",
-            Auth::Bearer(t.clone()),
-            json!({"workoutEntryId": w["id"], "aiResponseText": MINE, "voiceTone": "neutral", "wasVoicePlayed": false}),
+            Auth::Bearer(token.to_string()),
+            json!({"workoutEntryId": w["id"], "aiResponseText": text, "voiceTone": "neutral", "wasVoicePlayed": false}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
-    t
 }
 
 both_engines!(the_workout_export_cannot_insert_after_the_deletion_committed, |app: TestApp| async move {
-    workout_with_an_interaction(&app, "race_export").await;
+    let t = app.user("race_export", false, true).await;
+    log_set_with_interaction(&app, &t, MINE).await;
     let made = delete_while(&app, "race_export", export_consented_workouts(&app.state)).await.unwrap();
     assert_eq!(made, 0, "the page read before the deletion exports nothing after it");
 });
 
 both_engines!(consent_withdrawn_meanwhile_stops_the_workout_export, |app: TestApp| async move {
-    let t = workout_with_an_interaction(&app, "withdraws").await;
+    let t = app.user("withdraws", false, true).await;
+    log_set_with_interaction(&app, &t, MINE).await;
     let r =
         app.json(Method::PUT, "/v1/users/me/consent", Auth::Bearer(t), json!({"dataCollectionConsent": false})).await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -16,25 +16,14 @@ use coach_server::voice::config::{ElevenLabsConfig, TtsProvider};
 use coach_server::voice::outbox;
 use common::{Auth, Engine, TestApp, eventually};
 use serde_json::json;
-use voice_support::fake_elevenlabs::{FakeEleven, GEORGE, KEY, SARAH};
+use voice_support::fake_elevenlabs::FakeEleven;
 use voice_support::*;
 
 /// The server on the fake: a provider call may take a minute (the fake hangs instead), a request
 /// only 3 s — so a deletion that waited for the provider would be cut off by the request timeout.
 fn on_fake(c: &mut Config, fake: &FakeEleven) {
     c.voice.provider = TtsProvider::ElevenLabs;
-    c.voice.elevenlabs = ElevenLabsConfig {
-        api_key: Some(KEY.into()),
-        base_url: fake.url.clone(),
-        model: "eleven_multilingual_v2".into(),
-        output_format: "mp3_44100_64".into(),
-        voice_alice: SARAH.into(),
-        voice_aiden: GEORGE.into(),
-        timeout: Duration::from_secs(60),
-        max_retries: 0,
-        backoff_min: Duration::from_millis(20),
-        retry_after_max: Duration::from_secs(2),
-    };
+    c.voice.elevenlabs = ElevenLabsConfig { timeout: Duration::from_secs(60), max_retries: 0, ..fake.client_config() };
     c.voice.breaker_failures = 100;
     c.request_timeout = Duration::from_secs(3);
     c.training.scheduler = false;

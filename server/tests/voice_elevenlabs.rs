@@ -20,18 +20,7 @@ use voice_support::fake_elevenlabs::{FakeEleven, Fault, GEORGE, KEY, SARAH};
 use voice_support::*;
 
 fn client_config(fake: &FakeEleven) -> ElevenLabsConfig {
-    ElevenLabsConfig {
-        api_key: Some(KEY.into()),
-        base_url: fake.url.clone(),
-        model: "eleven_multilingual_v2".into(),
-        output_format: "mp3_44100_64".into(),
-        voice_alice: SARAH.into(),
-        voice_aiden: GEORGE.into(),
-        timeout: Duration::from_millis(600),
-        max_retries: 3,
-        backoff_min: Duration::from_millis(20),
-        retry_after_max: Duration::from_secs(2),
-    }
+    fake.client_config()
 }
 
 fn client(fake: &FakeEleven) -> ElevenLabsProvider {

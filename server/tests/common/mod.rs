@@ -260,13 +260,17 @@ macro_rules! both_engines {
 /// For tests that run `coach-server` as a separate process: creates the consenting user `id` over
 /// HTTP with the admin API key `key` and returns a one-hour token for them.
 pub async fn consenting_user_over_http(http: &reqwest::Client, base: &str, key: &str, id: &str) -> String {
-    let r = http
-        .post(format!("{base}/v1/users"))
-        .header("x-api-key", key)
-        .json(&serde_json::json!({ "id": id, "email": format!("{id}@example.com"), "dataCollectionConsent": true }))
-        .send()
-        .await
-        .unwrap();
+    user_over_http(http, base, key, serde_json::json!({ "id": id, "dataCollectionConsent": true })).await
+}
+
+/// Creates the user described by `user` (a `POST /v1/users` body; `email` defaults to
+/// `<id>@example.com`) over HTTP with the admin API key `key`; returns a one-hour token for them.
+pub async fn user_over_http(http: &reqwest::Client, base: &str, key: &str, mut user: Value) -> String {
+    let id = user["id"].as_str().expect("the user's id").to_string();
+    if user.get("email").is_none() {
+        user["email"] = Value::String(format!("{id}@example.com"));
+    }
+    let r = http.post(format!("{base}/v1/users")).header("x-api-key", key).json(&user).send().await.unwrap();
     assert_eq!(r.status(), 201, "creating {id}");
     let t: Value = http
         .post(format!("{base}/v1/auth/token"))

@@ -18,6 +18,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
+use coach_server::voice::config::ElevenLabsConfig;
 use serde_json::{Value, json};
 
 /// The key the fake accepts.
@@ -112,6 +113,23 @@ pub struct FakeEleven {
 }
 
 impl FakeEleven {
+    /// A client configuration for this fake: short timeout, three retries, fast backoff (tests
+    /// change what they need with `..fake.client_config()`).
+    pub fn client_config(&self) -> ElevenLabsConfig {
+        ElevenLabsConfig {
+            api_key: Some(KEY.into()),
+            base_url: self.url.clone(),
+            model: "eleven_multilingual_v2".into(),
+            output_format: "mp3_44100_64".into(),
+            voice_alice: SARAH.into(),
+            voice_aiden: GEORGE.into(),
+            timeout: Duration::from_millis(600),
+            max_retries: 3,
+            backoff_min: Duration::from_millis(20),
+            retry_after_max: Duration::from_secs(2),
+        }
+    }
+
     /// Starts the fake on a free port.
     pub async fn start() -> FakeEleven {
         let state = Arc::new(FakeState {

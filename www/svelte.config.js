@@ -10,7 +10,10 @@ const config = {
       fallback: 'index.html',
       precompress: false,
       strict: true
-    })
+    }),
+    // src/service-worker.ts; the app registers it itself ($lib/updates.svelte.ts) to drive the
+    // "new version ready" flow
+    serviceWorker: { register: false }
   }
 };
 

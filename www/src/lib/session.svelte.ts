@@ -1,10 +1,14 @@
 // The signed-in user of this tab: the bearer token (kept in localStorage so a reload stays signed
-// in), the coach-wasm CoachClient built for it, the user record and the voice preferences.
+// in), the coach-wasm CoachClient built for it, the user record and the voice preferences. The
+// last user record and preferences the server sent are kept with the token, so the app starts
+// signed in with no network (plan, consent and voice settings known offline; issue 11); the server's
+// answers replace them as soon as it is reachable.
 // Tokens come from the dev-mode sign-in or, in production, from the app's own backend (which mints
 // them with the admin API key); see the sign-in page.
 
 import { api, apiBase, tokenClaims } from './api';
 import { errorCode, loadWasm, type CoachClient, type User, type VoicePreferences } from './coach';
+import { rebuildVoiceCache } from './storage';
 
 const STORAGE_KEY = 'coach.session';
 
@@ -17,6 +21,10 @@ interface Stored {
 	exp: number | null;
 	/** The user's own names (display name, email) for the package's local PII check. */
 	names: string[];
+	/** The last `GET /v1/users/me` (offline starts). */
+	me?: User | null;
+	/** The last voice preferences the server sent (offline starts). */
+	prefs?: VoicePreferences | null;
 }
 
 /** The voice preferences as the app knows them: loaded, never set yet (defaults), or premium-only. */
@@ -66,6 +74,8 @@ class Session {
 				this.endedBecause = 'Your session expired. Sign in again.';
 			} else if (s) {
 				this.stored = s;
+				this.me = s.me ?? null;
+				if (s.prefs) this.prefs = { kind: 'loaded', prefs: s.prefs };
 				await this.#connect();
 			}
 		} catch {
@@ -87,8 +97,10 @@ class Session {
 			userId: claims.sub,
 			role: claims.role === 'admin' ? 'admin' : 'user',
 			exp: typeof claims.exp === 'number' ? claims.exp : null,
-			names: [me.name, me.email].filter((n): n is string => !!n)
+			names: [me.name, me.email].filter((n): n is string => !!n),
+			me
 		};
+		this.prefs = { kind: 'loading' };
 		localStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored));
 		this.endedBecause = null;
 		await this.#connect();
@@ -111,6 +123,7 @@ class Session {
 		if (!this.client) return null;
 		try {
 			this.me = await this.client.getMe();
+			this.#keep({ me: this.me });
 		} catch (e) {
 			if (errorCode(e) === 'invalid_token' || errorCode(e) === 'unauthorized') {
 				this.signOut('Your session is no longer valid. Sign in again.');
@@ -128,6 +141,11 @@ class Session {
 			this.setPrefs(prefs);
 		} catch (e) {
 			const code = errorCode(e);
+			// offline: the kept preferences stay in force
+			if (code === 'network_error' && this.prefs.kind === 'loaded') {
+				client.player.accessibilityMode = this.prefs.prefs.accessibilityMode;
+				return this.prefs;
+			}
 			if (code === 'not_found') this.prefs = { kind: 'defaults' };
 			else if (code === 'premium_required') this.prefs = { kind: 'premium_required' };
 			else this.prefs = { kind: 'error', message: e instanceof Error ? e.message : String(e) };
@@ -136,10 +154,24 @@ class Session {
 		return this.prefs;
 	}
 
+	/** Records the user record the server returned (e.g. after a consent change). */
+	setMe(me: User): void {
+		this.me = me;
+		this.#keep({ me });
+	}
+
 	/** Records preferences the server returned. */
 	setPrefs(prefs: VoicePreferences): void {
 		this.prefs = { kind: 'loaded', prefs };
 		if (this.client) this.client.player.accessibilityMode = prefs.accessibilityMode;
+		this.#keep({ prefs });
+	}
+
+	/** Saves the latest server answers with the session (for offline starts). */
+	#keep(update: Pick<Stored, 'me'> | Pick<Stored, 'prefs'>): void {
+		if (!this.stored) return;
+		this.stored = { ...this.stored, ...update };
+		localStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored));
 	}
 
 	/** The effective settings (stored, or the server's defaults). */
@@ -151,8 +183,18 @@ class Session {
 		const s = this.stored;
 		if (!s) return;
 		const wasm = await loadWasm();
-		this.client = new wasm.CoachClient({ baseUrl: apiBase(), token: s.token, names: s.names });
-		void this.refreshMe();
+		const client = new wasm.CoachClient({ baseUrl: apiBase(), token: s.token, names: s.names });
+		this.client = client;
+		if (this.prefs.kind === 'loaded') client.player.accessibilityMode = this.prefs.prefs.accessibilityMode;
+		void this.refreshMe().then((me) => {
+			// the browser may have evicted the local database: a premium user's clips come back
+			if (me?.isPremium && this.client === client) {
+				rebuildVoiceCache(client, s.token).then(
+					(r) => r && console.info(`voice cache rebuilt from the server: ${r.restored} clip(s), ${r.withText} with text`),
+					(e) => console.warn('voice cache rebuild', e)
+				);
+			}
+		});
 		void this.loadPrefs();
 	}
 

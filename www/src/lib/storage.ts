@@ -73,15 +73,11 @@ async function rebuild(client: CoachClient, token: string): Promise<Rebuilt | nu
 	if ((await cache.list()).length > 0) return null;
 	const index = (await client.listCachedClips()) as VoiceCacheList;
 	const now = Date.now();
-	const entries = index.cacheEntries
-		.filter((e) => !e.expiresAt || Date.parse(e.expiresAt) > now)
-		.slice(0, cache.maxEntries);
+	const live = index.cacheEntries.filter((e) => !e.expiresAt || Date.parse(e.expiresAt) > now);
+	const entries = live.slice(0, cache.maxEntries);
 	if (entries.length === 0) return null;
-	const texts = await lineTexts(
-		client,
-		token,
-		new Set(entries.map((e) => e.textHash))
-	).catch(() => new Map<string, string>());
+	const wanted = new Set(entries.map((e) => e.textHash));
+	const texts = await lineTexts(client, token, wanted).catch(() => new Map<string, string>());
 	let restored = 0;
 	let withText = 0;
 	// oldest first, so the most recently used clip is the newest locally as well

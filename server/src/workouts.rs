@@ -1,9 +1,12 @@
 //! Workout entries: a user logs sets; coaching, voice interactions and (for consenting users)
 //! training rows hang off them. A user reaches only their own entries; another user's id is 404.
+//! `POST /v1/workouts` honours `Idempotency-Key` like the other writes the browser's outbox
+//! retries ([`crate::idempotency`]): the same key and body replay the first 201 (same entry, with
+//! `Idempotent-Replayed: true`), the same key with another body is 422 `idempotency_key_reused`.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::Response;
 use coach_shared::types::users::{CreateWorkoutRequest, WorkoutEntry};
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -15,8 +18,11 @@ use crate::auth::AuthUser;
 use crate::db::{Db, DbBool, OptF64, new_id, now_ms, to_dt};
 use crate::error::{ApiResult, AppError};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::idempotency::{Idempotency, request_hash};
 use crate::paging::{self, Order};
 use crate::state::AppState;
+
+const ROUTE: &str = "POST /v1/workouts";
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -96,39 +102,74 @@ pub async fn find_own(db: &Db, user_id: &str, id: &str) -> Result<Option<Workout
 /// Log a set.
 #[utoipa::path(post, path = "/v1/workouts", tag = "Workouts",
     request_body = CreateWorkoutRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for retries of the same body")),
     responses(
-        (status = 201, description = "Logged", body = WorkoutEntry),
+        (status = 201, description = "Logged (a replay of an earlier attempt carries `Idempotent-Replayed: true`)", body = WorkoutEntry),
         (status = 400, description = "Invalid entry", body = coach_shared::ErrorResponse),
         (status = 401, description = "Unauthenticated", body = coach_shared::ErrorResponse),
+        (status = 422, description = "Idempotency-Key reused with another body", body = coach_shared::ErrorResponse),
         (status = 429, description = "Workout logging rate limit exceeded (`COACH_WORKOUTS_PER_MINUTE` / `_BURST`)", body = coach_shared::ErrorResponse)),
     security(("BearerAuth" = [])))]
 async fn create_workout(
     State(state): State<AppState>,
     auth: AuthUser,
+    idem: Idempotency,
     ApiJson(req): ApiJson<CreateWorkoutRequest>,
-) -> ApiResult<impl IntoResponse> {
-    state.limits.workouts.check(auth.id())?;
-    let id = new_id();
+) -> ApiResult<Response> {
+    let user = auth.id();
+    // Before the replay too: a retry storm is refused like new entries (the outbox waits Retry-After).
+    state.limits.workouts.check(user)?;
+    let hash = request_hash(&req);
+    if let Some(replay) = idem.replay(&state.db, user, ROUTE, &hash).await? {
+        return Ok(replay);
+    }
+    let row = WorkoutRow {
+        id: new_id(),
+        user_id: user.to_string(),
+        exercise_type: req.exercise_type.clone(),
+        set_number: i64::from(req.set_number),
+        weight: req.weight,
+        reps: i64::from(req.reps),
+        perceived_exertion: req.perceived_exertion,
+        strain_percentage: req.strain_percentage,
+        sleep_hours: req.sleep_hours,
+        skip_reason: req.skip_reason.as_deref().map(|r| r.trim().to_string()),
+        exported_for_training: DbBool(false),
+        created_at: now_ms(),
+    };
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "INSERT INTO workout_entries (id, user_id, exercise_type, set_number, weight, reps, perceived_exertion,
              strain_percentage, sleep_hours, skip_reason, exported_for_training, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11)",
     )
-    .bind(&id)
-    .bind(auth.id())
-    .bind(&req.exercise_type)
-    .bind(i64::from(req.set_number))
-    .bind(req.weight)
-    .bind(i64::from(req.reps))
-    .bind(req.perceived_exertion)
-    .bind(OptF64(req.strain_percentage))
-    .bind(OptF64(req.sleep_hours))
-    .bind(req.skip_reason.as_deref().map(str::trim))
-    .bind(now_ms())
-    .execute(&state.db.pool)
+    .bind(&row.id)
+    .bind(&row.user_id)
+    .bind(&row.exercise_type)
+    .bind(row.set_number)
+    .bind(row.weight)
+    .bind(row.reps)
+    .bind(row.perceived_exertion)
+    .bind(OptF64(row.strain_percentage))
+    .bind(OptF64(row.sleep_hours))
+    .bind(row.skip_reason.as_deref())
+    .bind(row.created_at)
+    .execute(&mut *tx)
     .await?;
-    let row = find_own(&state.db, auth.id(), &id).await?.ok_or_else(|| AppError::not_found("Workout entry"))?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, format!("/v1/workouts/{id}"))], axum::Json(row.to_api())))
+    let json = serde_json::to_string(&row.to_api()).map_err(|e| AppError::Internal(e.into()))?;
+    if !idem.record(&mut tx, user, ROUTE, &hash, StatusCode::CREATED, &json).await? {
+        drop(tx); // a concurrent retry with the same key won: answer with its entry
+        return idem
+            .replay(&state.db, user, ROUTE, &hash)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("idempotency key vanished")));
+    }
+    tx.commit().await?;
+    let mut resp = crate::idempotency::json_response(StatusCode::CREATED, json);
+    if let Ok(location) = header::HeaderValue::from_str(&format!("/v1/workouts/{}", row.id)) {
+        resp.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(resp)
 }
 
 /// One of the caller's logged sets.

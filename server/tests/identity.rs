@@ -179,6 +179,85 @@ both_engines!(workouts_are_private_to_their_owner, |app: TestApp| async move {
     assert_eq!(list["workouts"].as_array().unwrap().len(), 1, "rejected entries changed nothing");
 });
 
+/// `POST /v1/workouts` with an `Idempotency-Key` (what the browser's outbox sends).
+async fn post_workout(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> axum::http::Response<axum::body::Body> {
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/v1/workouts")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(axum::body::Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap()
+}
+
+async fn body_of(resp: axum::http::Response<axum::body::Body>) -> Vec<u8> {
+    http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes().to_vec()
+}
+
+both_engines!(a_retried_workout_with_the_same_key_is_logged_once, |app: TestApp| async move {
+    let a = app.user("wi", false, false).await;
+    let b = app.user("wj", false, false).await;
+    let set = json!({"exerciseType": "deadlift", "setNumber": 1, "weight": 140, "reps": 3, "perceivedExertion": 9, "skipReason": "  grip  "});
+    let first = post_workout(&app, &a, "set-1", &set).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].to_str().unwrap().to_string();
+    let first_body = body_of(first).await;
+    let entry: serde_json::Value = serde_json::from_slice(&first_body).unwrap();
+    assert_eq!(location, format!("/v1/workouts/{}", entry["id"].as_str().unwrap()));
+    assert_eq!(entry["skipReason"], "grip", "stored trimmed");
+    // the stored entry is what the first answer said
+    let own = app.get(&location, Auth::Bearer(a.clone())).await.json();
+    assert_eq!(own, entry);
+
+    // the outbox retries after a lost response: the same entry comes back, nothing new is logged
+    let again = post_workout(&app, &a, "set-1", &set).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(body_of(again).await, first_body, "the replay is the original response");
+    // two tabs flushing the same queued set at once still make one entry
+    let (x, y) = tokio::join!(post_workout(&app, &a, "set-2", &set), post_workout(&app, &a, "set-2", &set));
+    assert_eq!((x.status(), y.status()), (axum::http::StatusCode::CREATED, axum::http::StatusCode::CREATED));
+    let (x, y) = (body_of(x).await, body_of(y).await);
+    assert_eq!(x, y, "both answered with the same entry");
+    let list = app.get("/v1/workouts", Auth::Bearer(a.clone())).await.json();
+    assert_eq!(list["workouts"].as_array().unwrap().len(), 2, "one entry per key: {list}");
+
+    // the same key with another body is refused, and changes nothing
+    let mut other = set.clone();
+    other["reps"] = json!(4);
+    let r = post_workout(&app, &a, "set-1", &other).await;
+    assert_eq!(r.status(), 422);
+    let err: serde_json::Value = serde_json::from_slice(&body_of(r).await).unwrap();
+    assert_eq!(err["error"], "idempotency_key_reused");
+    // keys are per user: another user's same key is a new entry of theirs
+    let theirs = post_workout(&app, &b, "set-1", &set).await;
+    assert_eq!(theirs.status(), 201);
+    assert!(theirs.headers().get("idempotent-replayed").is_none());
+    let theirs: serde_json::Value = serde_json::from_slice(&body_of(theirs).await).unwrap();
+    assert_ne!(theirs["id"], entry["id"]);
+    assert_eq!(theirs["userId"], "wj");
+    let list = app.get("/v1/workouts", Auth::Bearer(a.clone())).await.json();
+    assert_eq!(list["workouts"].as_array().unwrap().len(), 2, "the refused retry logged nothing");
+    // a malformed key is a 400, not a new entry
+    let bad = post_workout(&app, &a, "   ", &set).await;
+    assert_eq!(bad.status(), 400);
+    let err: serde_json::Value = serde_json::from_slice(&body_of(bad).await).unwrap();
+    assert_eq!(err["error"], "invalid_idempotency_key");
+    // the API document says so, like on the other two routes the outbox retries
+    let doc = app.get("/v1/openapi.json", Auth::None).await.json();
+    let params = doc["paths"]["/v1/workouts"]["post"]["parameters"].as_array().cloned().unwrap_or_default();
+    assert!(params.iter().any(|p| p["name"] == "Idempotency-Key" && p["in"] == "header"), "{params:?}");
+    assert!(doc["paths"]["/v1/workouts"]["post"]["responses"]["422"].is_object());
+});
+
 #[tokio::test]
 async fn dev_sign_in_exists_only_in_dev_mode() {
     let app = TestApp::new(common::Engine::Sqlite).await.unwrap();

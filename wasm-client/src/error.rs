@@ -108,6 +108,18 @@ impl CoachError {
     }
 }
 
+impl From<&ErrorRecord> for CoachError {
+    fn from(r: &ErrorRecord) -> Self {
+        Self {
+            status: r.status,
+            code: r.error.clone(),
+            message: r.message.clone(),
+            details: r.details.clone(),
+            retry_after: None,
+        }
+    }
+}
+
 /// A [`CoachError`] as stored data.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ErrorRecord {

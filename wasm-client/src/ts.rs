@@ -256,7 +256,32 @@ export type OutboxOutcome<T> =
   | { state: 'queued'; idempotencyKey: string; error: ErrorRecord | null }
   | { state: 'rejected'; idempotencyKey: string; error: ErrorRecord };
 
-export type OutboxKind = 'trainingData' | 'voiceInteraction';
+export type OutboxKind = 'trainingData' | 'voiceInteraction' | 'workout';
+
+/** A voice interaction about a set that is not on the server yet (no `workoutEntryId`). */
+export type InteractionTemplate = Omit<VoiceInteractionRequest, 'workoutEntryId'>;
+
+/** The interaction a queued set records once the server created it. */
+export interface FollowUp { idempotencyKey: string; interaction: InteractionTemplate }
+
+/** Options of `logSet`. */
+export interface LogSetOptions {
+  /** The key an earlier `logSet` of this set answered with: adds `interaction`/`meta` to it. */
+  idempotencyKey?: string;
+  /** Recorded once the set exists, with its id. */
+  interaction?: InteractionTemplate;
+  /** The app's own data, handed back with the delivery (`setOutboxListener`). */
+  meta?: any;
+}
+
+/** A queued item delivered or refused by a flush no call awaited (see `setOutboxListener`). */
+export interface OutboxDelivery {
+  kind: OutboxKind;
+  meta: any | null;
+  outcome:
+    | { state: 'sent'; idempotencyKey: string; replayed: boolean; response: any }
+    | { state: 'rejected'; idempotencyKey: string; error: ErrorRecord };
+}
 
 export interface OutboxItem {
   seq: number;
@@ -268,6 +293,9 @@ export interface OutboxItem {
   attempts: number;
   nextAttemptAt: number;
   lastError: ErrorRecord | null;
+  /** A set's interaction, queued in its place once the set is created. */
+  followUp?: FollowUp;
+  meta?: any;
 }
 
 export interface DeadLetter {
@@ -278,6 +306,8 @@ export interface DeadLetter {
   failedAt: number;
   attempts: number;
   error: ErrorRecord;
+  followUp?: FollowUp;
+  meta?: any;
 }
 
 export interface FlushReport {

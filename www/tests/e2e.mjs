@@ -4,17 +4,17 @@
 //
 //   COACH_BASE_URL=http://127.0.0.1:8080 node tests/e2e.mjs [scenario ...]
 //
-// Scenarios (in this order; name some to run only those): signin, workout, textonly, settings,
-// clone, offline, coldstart, storage, update, admin. `admin` trains a real model and waits for it
-// to be deployed, so it runs last (a deployed model changes the coach's lines). Screenshots go to
-// COACH_SCREENSHOTS_DIR (default www/test-results/screenshots; docs/screenshots to refresh the
-// README's).
+// Scenarios (in this order; name some to run only those): signin, workout, phone, textonly,
+// settings, clone, offline, offlinesets, coldstart, storage, update, admin. `admin` trains a real
+// model and waits for it to be deployed, so it runs last (a deployed model changes the coach's
+// lines). Screenshots go to COACH_SCREENSHOTS_DIR (default www/test-results/screenshots;
+// docs/screenshots to refresh the README's).
 // COACH_E2E_TRAIN_WAIT_SECS (default 420) bounds the wait for the training session.
 // Uses the system Chromium (CHROMIUM_PATH, default /usr/bin/chromium); never downloads a browser.
 
 import { base, Checks, launch, shotDir } from './e2e/lib.mjs';
 
-const all = ['signin', 'workout', 'textonly', 'settings', 'clone', 'offline', 'coldstart', 'storage', 'update', 'admin'];
+const all = ['signin', 'workout', 'phone', 'textonly', 'settings', 'clone', 'offline', 'offlinesets', 'coldstart', 'storage', 'update', 'admin'];
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length) {

@@ -1,6 +1,6 @@
 //! Servers the browser tests talk to: the real `coach-server` (dev mode, SQLite in a temp data
 //! dir, a free loopback port) and a tiny fake of an outage (503 `voice_unavailable` on synthesis,
-//! 503/429 with `Retry-After` on the outbox routes) for the failure paths the real server only
+//! 503/429 with `Retry-After` on the outbox routes, a 201 for a logged set) for the failure paths the real server only
 //! shows when its speech provider or database is down; it also accepts the multipart clone upload
 //! (answering with the number of samples it received) so the upload-progress path runs without a
 //! speech provider. Both stop when dropped.
@@ -185,6 +185,11 @@ fn handle(mut stream: TcpStream, counts: &Mutex<std::collections::HashMap<String
         ("POST", "/v1/ai-training/data") => {
             let b = error_body("service_unavailable", "The database is unavailable", "null");
             respond(&mut stream, "503 Service Unavailable", &origin, "Retry-After: 1\r\n", &b);
+        }
+        ("POST", "/v1/workouts") => {
+            // a set is logged (so a queued set's follow-up interaction can be watched meeting the 429)
+            let b = r#"{"id":"fake-workout-1","userId":"fake","exerciseType":"squat","setNumber":1,"weight":100,"reps":5,"perceivedExertion":8,"strainPercentage":null,"sleepHours":null,"skipReason":null,"exportedForTraining":false,"createdAt":"2026-01-01T00:00:00Z"}"#;
+            respond(&mut stream, "201 Created", &origin, "", b);
         }
         ("POST", "/v1/voice/interactions") => {
             let b = error_body("rate_limited", "Too many requests", "null");

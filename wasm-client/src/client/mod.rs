@@ -20,6 +20,7 @@ use crate::http::Http;
 use crate::idb::{Db, OpenOptions, db_name_for};
 use crate::js;
 use crate::lock::AsyncLock;
+use crate::outbox::notices::Notices;
 use crate::outbox::{Backoff, Outbox};
 use crate::player::AudioPlayer;
 
@@ -41,6 +42,8 @@ pub struct Inner {
     db: RefCell<Option<Rc<Db>>>,
     cache: RefCell<Option<Rc<CacheCore>>>,
     outbox: RefCell<Option<Rc<Outbox>>>,
+    /// The app's outbox listener (kept here: it may be registered before the database opens).
+    pub notices: Rc<Notices>,
     open_lock: AsyncLock,
     /// The voice profile, fetched once (refreshed when preferences change or keys disagree).
     pub profile: RefCell<Option<VoiceProfile>>,
@@ -76,7 +79,7 @@ impl Inner {
         let (max, ttl, opts) = self.cache_opts.clone();
         let db = Rc::new(Db::open(&self.db_name, opts).await?);
         let cache = VoiceCache::with_db(db.clone(), max, ttl).core();
-        let outbox = Outbox::new(db.clone(), self.http.clone(), self.backoff);
+        let outbox = Outbox::new(db.clone(), self.http.clone(), self.backoff, self.notices.clone());
         *self.cache.borrow_mut() = Some(cache);
         *self.outbox.borrow_mut() = Some(outbox.clone());
         *self.db.borrow_mut() = Some(db);
@@ -149,6 +152,7 @@ impl CoachClient {
                 db: RefCell::new(None),
                 cache: RefCell::new(None),
                 outbox: RefCell::new(None),
+                notices: Rc::new(Notices::default()),
                 open_lock: AsyncLock::default(),
                 profile: RefCell::new(None),
                 player: AudioPlayer::new()?,

@@ -1,11 +1,15 @@
 //! Records of the offline outbox (queued requests and dead letters), what a submission or a flush
-//! reports, and the store operations on them (rexie transactions).
+//! reports, and the store operations on them (rexie transactions). A logged set may carry a
+//! follow-up: the voice interaction to record once the server has created the set (the
+//! interaction names the new workout's id, so it cannot be sent before).
 
+use coach_shared::Tone;
+use coach_shared::types::voice::VoiceInteractionRequest;
 use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-use crate::error::{CoachResult, ErrorRecord};
+use crate::error::{CoachError, CoachResult, ErrorRecord};
 use crate::idb::schema::{DEAD_LETTERS, OUTBOX};
 use crate::idb::{Db, commit, rexie_error};
 
@@ -17,6 +21,8 @@ pub enum OutboxKind {
     TrainingData,
     /// `POST /v1/voice/interactions`.
     VoiceInteraction,
+    /// `POST /v1/workouts` (a logged set, with its follow-up interaction if any).
+    Workout,
 }
 
 impl OutboxKind {
@@ -25,7 +31,81 @@ impl OutboxKind {
         match self {
             OutboxKind::TrainingData => "/v1/ai-training/data",
             OutboxKind::VoiceInteraction => "/v1/voice/interactions",
+            OutboxKind::Workout => "/v1/workouts",
         }
+    }
+}
+
+/// A voice interaction about a set that does not exist on the server yet: everything of a
+/// `VoiceInteractionRequest` but the `workoutEntryId`, which the server's answer supplies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionTemplate {
+    /// At most 280 characters.
+    pub ai_response_text: String,
+    /// Tone used.
+    pub voice_tone: Tone,
+    /// Whether audio actually played.
+    pub was_voice_played: bool,
+    /// Whether the audio came from a cache.
+    #[serde(default)]
+    pub was_cached: bool,
+    /// Milliseconds, ≥ 0.
+    #[serde(default)]
+    pub generation_latency: Option<f64>,
+    /// Milliseconds, ≥ 0.
+    #[serde(default)]
+    pub playback_latency: Option<f64>,
+}
+
+impl InteractionTemplate {
+    /// The request for the created workout `workout_entry_id`.
+    pub fn fill(&self, workout_entry_id: &str) -> VoiceInteractionRequest {
+        VoiceInteractionRequest {
+            workout_entry_id: workout_entry_id.to_string(),
+            ai_response_text: self.ai_response_text.clone(),
+            voice_tone: self.voice_tone,
+            was_voice_played: self.was_voice_played,
+            was_cached: self.was_cached,
+            generation_latency: self.generation_latency,
+            playback_latency: self.playback_latency,
+        }
+    }
+
+    /// The shared rules of an interaction (checked at enqueue time, with a stand-in id).
+    pub fn validate(&self) -> CoachResult<()> {
+        coach_shared::Validate::validate(&self.fill("pending")).map_err(|e| CoachError::validation(&e))
+    }
+}
+
+/// What a queued set does once the server created it: its interaction is queued in its place (same
+/// position in the queue), with a key chosen when the set was queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUp {
+    /// UUID v4 the interaction is sent with (fixed at enqueue time, so a retry never duplicates it).
+    pub idempotency_key: String,
+    /// The interaction, without the workout id.
+    pub interaction: InteractionTemplate,
+}
+
+impl FollowUp {
+    /// The interaction item that replaces the delivered set `done` (answered with `workout_id`).
+    pub fn next_item(&self, done: &OutboxItem, workout_id: &str, now: f64) -> CoachResult<OutboxItem> {
+        let body = serde_json::to_string(&self.interaction.fill(workout_id))
+            .map_err(|e| CoachError::invalid_argument(e.to_string()))?;
+        Ok(OutboxItem {
+            seq: done.seq,
+            kind: OutboxKind::VoiceInteraction,
+            idempotency_key: self.idempotency_key.clone(),
+            body,
+            created_at: done.created_at,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            follow_up: None,
+            meta: None,
+        })
     }
 }
 
@@ -51,6 +131,30 @@ pub struct OutboxItem {
     /// Why the last attempt failed.
     #[serde(default)]
     pub last_error: Option<ErrorRecord>,
+    /// A set's interaction, queued in its place once the set is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+    /// The app's own data about the item, handed back with its delivery (see [`Delivery`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
+}
+
+impl OutboxItem {
+    /// A fresh item (new idempotency key unless `key` is given), due now.
+    pub fn new(kind: OutboxKind, body: String, key: Option<String>, now: f64) -> Self {
+        OutboxItem {
+            seq: None,
+            kind,
+            idempotency_key: key.unwrap_or_else(crate::rand::uuid_v4),
+            body,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            follow_up: None,
+            meta: None,
+        }
+    }
 }
 
 /// A request the server refused for good (a 4xx other than 401, 408 and 429), kept with its error.
@@ -71,6 +175,12 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// The server's refusal.
     pub error: ErrorRecord,
+    /// The item's follow-up (kept, so a re-queued set still records its interaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+    /// The item's app data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
 }
 
 /// What happened to one submission.
@@ -103,6 +213,19 @@ pub enum Outcome {
         /// The server's refusal.
         error: ErrorRecord,
     },
+}
+
+/// An item delivered (or refused) by a flush that no `submit` call was waiting for — e.g. a set
+/// queued offline and sent after a reconnect or a reload — as the client's outbox listener gets it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// Which POST.
+    pub kind: OutboxKind,
+    /// The app data it was queued with.
+    pub meta: Option<serde_json::Value>,
+    /// `sent` (with the server's record) or `rejected`.
+    pub outcome: Outcome,
 }
 
 /// What one flush did.
@@ -166,6 +289,11 @@ pub async fn update(db: &Db, item: &OutboxItem) -> CoachResult<()> {
     commit(tx, "update outbox").await
 }
 
+/// The queued item with idempotency key `key`, if any.
+pub async fn find(db: &Db, key: &str) -> CoachResult<Option<OutboxItem>> {
+    Ok(items(db).await?.into_iter().find(|i| i.idempotency_key == key))
+}
+
 /// Removes a delivered item.
 pub async fn remove(db: &Db, seq: f64) -> CoachResult<()> {
     let tx = db.transaction(&[OUTBOX], TransactionMode::ReadWrite).await?;
@@ -190,6 +318,8 @@ pub async fn bury(db: &Db, item: &OutboxItem, error: ErrorRecord, now: f64) -> C
         failed_at: now,
         attempts: item.attempts + 1,
         error,
+        follow_up: item.follow_up.clone(),
+        meta: item.meta.clone(),
     };
     dead.put(&crate::js::to_js(&letter)?, None).await.map_err(|e| rexie_error("dead letter", &e))?;
     commit(tx, "dead letter").await
@@ -225,6 +355,8 @@ pub async fn take_dead_letter(db: &Db, key: &str, requeue_at: Option<f64>) -> Co
             attempts: 0,
             next_attempt_at: now,
             last_error: Some(l.error.clone()),
+            follow_up: l.follow_up.clone(),
+            meta: l.meta.clone(),
         };
         outbox.add(&crate::js::to_js(&item)?, None).await.map_err(|e| rexie_error("requeue", &e))?;
     }

@@ -1,8 +1,13 @@
-//! The offline outbox: training-data submissions and voice interactions are written to IndexedDB
-//! first and sent from there, oldest first, each with its own `Idempotency-Key` (a UUID v4 kept
-//! with the item), so a retry — after a lost response, a reload, or a second tab flushing the same
-//! queue — never creates a second record.
+//! The offline outbox: logged sets, training-data submissions and voice interactions are written
+//! to IndexedDB first and sent from there, oldest first, each with its own `Idempotency-Key` (a
+//! UUID v4 kept with the item), so a retry — after a lost response, a reload, or a second tab
+//! flushing the same queue — never creates a second record.
 //!
+//! * A set (`POST /v1/workouts`) may carry a follow-up interaction: once the server answers with
+//!   the new workout's id, the set's item is replaced, in place, by the interaction naming that id
+//!   (its key was chosen when the set was queued), so it goes out next and the order holds.
+//! * Deliveries no caller awaits (a set queued before a reload) reach the app's listener
+//!   ([`notices`]).
 //! * Offline (`navigator.onLine` false, or forced) → the item waits; the `online` event flushes.
 //! * No response, 408, 429 or 5xx → the item stays at the head and is retried with exponential
 //!   backoff (jittered; `Retry-After` honoured); later items wait behind it, so order is kept.
@@ -11,6 +16,7 @@
 //!   and the next item goes out. Dead letters can be listed, re-queued or discarded.
 
 pub mod item;
+pub mod notices;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -24,7 +30,8 @@ use crate::http::{Http, Method, Opts};
 use crate::idb::Db;
 use crate::js;
 use crate::lock::AsyncLock;
-use item::{FlushReport, OutboxItem, OutboxKind, Outcome};
+use item::{Delivery, FlushReport, OutboxItem, OutboxKind, Outcome};
+use notices::Notices;
 
 /// Backoff settings.
 #[derive(Debug, Clone, Copy)]
@@ -65,11 +72,13 @@ pub struct Outbox {
     waiting: RefCell<HashMap<String, Option<Outcome>>>,
     /// The `online` listener (removed on drop).
     online_listener: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// Where deliveries nobody awaits go.
+    notices: Rc<Notices>,
 }
 
 impl Outbox {
     /// An outbox on the user's database; flushes whenever the browser comes back online.
-    pub fn new(db: Rc<Db>, http: Rc<Http>, backoff: Backoff) -> Rc<Self> {
+    pub fn new(db: Rc<Db>, http: Rc<Http>, backoff: Backoff, notices: Rc<Notices>) -> Rc<Self> {
         let outbox = Rc::new_cyclic(|me| Outbox {
             db,
             http,
@@ -79,6 +88,7 @@ impl Outbox {
             timer: Cell::new(None),
             waiting: RefCell::new(HashMap::new()),
             online_listener: RefCell::new(None),
+            notices,
         });
         let weak = Rc::downgrade(&outbox);
         let listener = Closure::<dyn FnMut()>::new(move || {
@@ -95,27 +105,50 @@ impl Outbox {
 
     /// Queues a request and tries to send the queue; reports what happened to this request.
     pub async fn submit(&self, kind: OutboxKind, body: String) -> CoachResult<Outcome> {
-        let key = crate::rand::uuid_v4();
-        let now = js::now_ms();
-        let item = OutboxItem {
-            seq: None,
-            kind,
-            idempotency_key: key.clone(),
-            body,
-            created_at: now,
-            attempts: 0,
-            next_attempt_at: now,
-            last_error: None,
-        };
+        self.submit_item(OutboxItem::new(kind, body, None, js::now_ms())).await
+    }
+
+    /// Queues `item` and tries to send the queue; reports what happened to it.
+    pub async fn submit_item(&self, item: OutboxItem) -> CoachResult<Outcome> {
         item::append(&self.db, &item).await?;
-        if !self.http.online() {
-            return Ok(Outcome::Queued { idempotency_key: key, error: None });
+        self.send_for(&item.idempotency_key).await
+    }
+
+    /// Like [`Self::submit_item`], but when an item with the same key is still queued, only its
+    /// follow-up and meta are updated (those `item` gives). When none is (it was delivered
+    /// meanwhile), `item` is queued again with the same key: the server replays its first answer,
+    /// so nothing is created twice, and the follow-up still goes out. Under the flush lock, so a
+    /// flush in progress cannot deliver the old version after the change.
+    pub async fn upsert(&self, item: OutboxItem) -> CoachResult<Outcome> {
+        {
+            let _no_flush_meanwhile = self.lock.acquire().await;
+            match item::find(&self.db, &item.idempotency_key).await? {
+                Some(mut queued) => {
+                    if item.follow_up.is_some() {
+                        queued.follow_up = item.follow_up.clone();
+                    }
+                    if item.meta.is_some() {
+                        queued.meta = item.meta.clone();
+                    }
+                    item::update(&self.db, &queued).await?;
+                }
+                None => item::append(&self.db, &item).await?,
+            }
         }
-        self.waiting.borrow_mut().insert(key.clone(), None);
+        self.send_for(&item.idempotency_key).await
+    }
+
+    /// Flushes (when online) and reports what happened to the item with `key`.
+    async fn send_for(&self, key: &str) -> CoachResult<Outcome> {
+        let queued = || Outcome::Queued { idempotency_key: key.to_string(), error: None };
+        if !self.http.online() {
+            return Ok(queued());
+        }
+        self.waiting.borrow_mut().insert(key.to_string(), None);
         let flushed = self.flush().await;
-        let outcome = self.waiting.borrow_mut().remove(&key).flatten();
+        let outcome = self.waiting.borrow_mut().remove(key).flatten();
         flushed?;
-        Ok(outcome.unwrap_or(Outcome::Queued { idempotency_key: key, error: None }))
+        Ok(outcome.unwrap_or_else(queued))
     }
 
     /// Sends what is queued, oldest first (see the module docs for what each answer does).
@@ -137,6 +170,15 @@ impl Outbox {
     fn note(&self, key: &str, outcome: Outcome) {
         if let Some(slot) = self.waiting.borrow_mut().get_mut(key) {
             *slot = Some(outcome);
+        }
+    }
+
+    /// An item left the queue for good: its caller hears of it, or else the app's listener.
+    fn finish(&self, item: &OutboxItem, outcome: Outcome) {
+        if self.waiting.borrow().contains_key(&item.idempotency_key) {
+            self.note(&item.idempotency_key, outcome);
+        } else {
+            self.notices.tell(Delivery { kind: item.kind, meta: item.meta.clone(), outcome });
         }
     }
 
@@ -164,11 +206,18 @@ impl Outbox {
                     let replayed = reply.replayed;
                     let response: serde_json::Value =
                         crate::http::decode(reply).await.unwrap_or(serde_json::Value::Null);
-                    item::remove(&self.db, seq).await?;
+                    let created = response.get("id").and_then(serde_json::Value::as_str);
+                    match (&head.follow_up, created) {
+                        // the set exists now: its interaction takes its place in the queue
+                        (Some(f), Some(id)) if head.kind == OutboxKind::Workout => {
+                            item::update(&self.db, &f.next_item(&head, id, js::now_ms())?).await?;
+                        }
+                        _ => item::remove(&self.db, seq).await?,
+                    }
                     report.sent += 1;
                     report.replayed += u32::from(replayed);
                     let key = head.idempotency_key.clone();
-                    self.note(&key, Outcome::Sent { idempotency_key: key.clone(), replayed, response });
+                    self.finish(&head, Outcome::Sent { idempotency_key: key, replayed, response });
                 }
                 Err(e) if e.status == 401 => {
                     head.last_error = Some(e.to_record());
@@ -195,7 +244,7 @@ impl Outbox {
                     item::bury(&self.db, &head, e.to_record(), js::now_ms()).await?;
                     report.dead_lettered += 1;
                     let key = head.idempotency_key.clone();
-                    self.note(&key, Outcome::Rejected { idempotency_key: key.clone(), error: e.to_record() });
+                    self.finish(&head, Outcome::Rejected { idempotency_key: key, error: e.to_record() });
                 }
             }
         }

@@ -16,6 +16,9 @@ export type {
 	Personality,
 	WorkoutEntry,
 	CoachResponse,
+	CreateWorkoutRequest,
+	InteractionTemplate,
+	OutboxDelivery,
 	OutboxOutcome
 } from 'coach-wasm';
 

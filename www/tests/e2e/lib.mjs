@@ -60,6 +60,9 @@ export const uid = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.rando
 /** Lowercase hex SHA-256, the hashedUserId of a user id. */
 export const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 
+/** The name of the package's IndexedDB database of a user (`db_name_for` in wasm-client/src/idb). */
+export const dbName = (userId) => `coach-wasm:${sha256(userId).slice(0, 32)}`;
+
 /** One API call from Node (setup and verification, outside the browser). */
 export async function api(method, path, { token, body, headers = {} } = {}) {
 	const res = await fetch(`${base}${path}`, {
@@ -168,10 +171,21 @@ export async function numberIn(locator) {
 	return m ? Number(m[0]) : NaN;
 }
 
+/** Picks an exercise in the workout form's picker: opens it, searches (`search`, default the id's
+ *  words), taps the option with that id (or "Use …" for one not in the list). */
+export async function pickExercise(page, id, { search } = {}) {
+	const button = page.getByTestId('exercise-button');
+	if ((await button.getAttribute('data-value')) === id && !search) return;
+	if ((await button.getAttribute('aria-expanded')) !== 'true') await button.click();
+	await page.getByTestId('exercise-search').fill(search ?? id.replace(/_/g, ' '));
+	await page.locator(`[data-testid="exercise-option"][data-value="${id}"], [data-testid="exercise-custom"][data-value="${id}"]`).first().click();
+	await page.locator(`[data-testid="exercise-button"][data-value="${id}"]`).waitFor();
+}
+
 /** Fills the workout form and logs the set. */
 export async function logSet(page, { exercise = 'bench_press', set = 3, weight = 80, reps = 8, rpe = 7, tags = [] } = {}) {
 	const form = page.getByTestId('set-form');
-	await form.getByLabel('Exercise').fill(exercise);
+	await pickExercise(page, exercise);
 	await form.getByLabel('Set', { exact: true }).fill(String(set));
 	await form.getByLabel('Weight (kg)').fill(String(weight));
 	await form.getByLabel('Reps').fill(String(reps));

@@ -1,8 +1,9 @@
 // Offline mode (the browser context goes offline: navigator.onLine false, requests fail): a set
-// logged offline plays a cached line from IndexedDB with a toast, its training record waits in the
-// package's outbox and arrives after reconnect (checked in the admin listing), and the set itself
-// is created on the server once back online.
-import { api, coachLine, devToken, logSet, openPage, pageHygiene, pageToken, setDone, sha256, shot, signIn, uid, until } from './lib.mjs';
+// logged offline plays a cached line from IndexedDB with a toast; the set and its training record
+// wait in the package's IndexedDB outbox with idempotency keys (nothing in localStorage) and
+// arrive after reconnect (checked in the admin listing): the set is created once, and no voice
+// interaction is recorded for it (the training record already carries the line).
+import { api, coachLine, dbName, devToken, logSet, openPage, pageHygiene, pageToken, setDone, sha256, shot, signIn, uid, until } from './lib.mjs';
 
 export const title = 'offline: cached line plays, submission queued, arrives after reconnect';
 
@@ -29,19 +30,36 @@ export default async function (browser, c) {
 		const offline = await coachLine(page, 2);
 		c.that(offline.toast.length > 0 && offline.toast === offline.line, `offline: a toast shows the line ("${offline.toast}")`);
 		c.that(offline.spoken && offline.cached, `offline: the cached clip plays from IndexedDB (spoken=${offline.spoken} cached=${offline.cached})`);
-		await page.getByTestId('outbox-count').filter({ hasText: /^1$/ }).waitFor();
+		await page.getByTestId('outbox-count').filter({ hasText: /^2$/ }).waitFor();
 		await page.getByTestId('pending-count').filter({ hasText: /^1$/ }).waitFor();
-		c.that(true, 'the training record waits in the outbox, the set is saved locally');
+		c.that(true, 'the set and its training record wait in the outbox');
 		await setDone(page);
 		await shot(page, 'workout-offline');
 		const during = await listing();
 		c.that(during.total === before.total, `nothing reached the server while offline (total ${during.total})`);
+		const stored = await page.evaluate(async (db) => {
+			const open = indexedDB.open(db);
+			const conn = await new Promise((res, rej) => ((open.onsuccess = () => res(open.result)), (open.onerror = () => rej(open.error))));
+			const all = await new Promise((res, rej) => {
+				const r = conn.transaction('outbox').objectStore('outbox').getAll();
+				r.onsuccess = () => res(r.result);
+				r.onerror = () => rej(r.error);
+			});
+			conn.close();
+			return { items: all, local: Object.keys(localStorage).filter((k) => k.startsWith('coach.pending')) };
+		}, dbName(userId));
+		const set = stored.items.find((i) => i.kind === 'workout');
+		c.that(
+			!!set && /^[0-9a-f-]{36}$/.test(set.idempotencyKey) && JSON.parse(set.body).setNumber === 3 && stored.items.length === 2,
+			`the set is an outbox item with its idempotency key (${stored.items.map((i) => i.kind).join(', ')})`
+		);
+		c.that(stored.local.length === 0, 'no set is kept in localStorage');
 
 		await context.setOffline(false);
 		await page.getByTestId('network-state').filter({ hasText: 'Online' }).waitFor();
 		await page.getByTestId('outbox-count').filter({ hasText: /^0$/ }).waitFor();
 		await page.getByTestId('pending-count').filter({ hasText: /^0$/ }).waitFor();
-		c.that(true, 'back online: the outbox and the saved sets drain');
+		c.that(true, 'back online: the outbox drains');
 		const after = await until('the queued record in the admin listing', async () => {
 			const l = await listing();
 			return l.total === before.total + 1 ? l : null;
@@ -57,7 +75,12 @@ export default async function (browser, c) {
 		}
 		const token = await pageToken(page);
 		const workouts = (await api('GET', '/v1/workouts', { token })).json?.workouts ?? [];
-		c.that(workouts.length === 2 && workouts.some((w) => w.setNumber === 3), `the offline set was created on reconnect (${workouts.length} workouts)`);
+		c.that(workouts.length === 2 && workouts.some((w) => w.setNumber === 3), `the offline set was created once on reconnect (${workouts.length} workouts)`);
+		const offlineSet = workouts.find((w) => w.setNumber === 3);
+		if (offlineSet) {
+			const said = (await api('GET', `/v1/voice/interactions/workout/${offlineSet.id}`, { token })).json;
+			c.that(said?.totalInteractions === 0, `no interaction for it: its training record carries the line (${said?.totalInteractions})`);
+		}
 		pageHygiene(c, p);
 	} finally {
 		await p.context.close();

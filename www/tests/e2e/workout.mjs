@@ -29,6 +29,7 @@ export default async function (browser, c) {
 		const frames = Number(await wave.getAttribute('data-frames'));
 		c.that(speaking === 'speaking', `the wave animates while the coach speaks (${speaking})`);
 		c.that(peak > 0.01 && frames > 5, `the wave is driven by real audio levels (peak ${peak}, ${frames} frames)`);
+		await page.evaluate(() => window.scrollTo(0, 0));
 		await shot(page, 'workout');
 		await setDone(page);
 		c.that((await wave.getAttribute('data-state')) === 'idle', 'the wave stops when the line ends');

@@ -17,6 +17,10 @@
 // → the server-rendered HTML has the page (importing the package during SSR did not throw) → in
 // Chromium the page hydrates, signs in, calls the API, speaks (synthesize, store, no playback)
 // and finds the clip in its VoiceCache.
+//
+// After upgrading sv in www/tools: `sv create --template minimal --types ts --no-add-ons
+// --no-install coach-ssr-app` in a temp dir, `npm install` there, and copy its package.json to
+// template-package.json and its package-lock.json here.
 
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, readdirSync } from 'node:fs';
@@ -47,7 +51,7 @@ run(sv, ['create', '--template', 'minimal', '--types', 'ts', '--no-add-ons', '--
 const written = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
 const pinned = JSON.parse(readFileSync(join(here, 'template-package.json'), 'utf8'));
 if (JSON.stringify(written) !== JSON.stringify(pinned)) {
-	fail('sv wrote another package.json than template-package.json (sv was upgraded?): regenerate it and package-lock.json (see docs/testing.md)');
+	fail('sv wrote another package.json than template-package.json (sv was upgraded?): regenerate both (see the top of this file)');
 }
 copyFileSync(join(here, 'package-lock.json'), join(app, 'package-lock.json'));
 run('npm', ['ci', '--no-audit', '--no-fund'], app);

@@ -3,7 +3,8 @@
 //! * `run`  — install what is missing, build the wasm package and the SvelteKit app, start the
 //!   server on the embedded defaults (SQLite, local speech) and say where to look.
 //! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
-//!   and PostgreSQL, the wasm32 build, the browser tests and the www end-to-end tests.
+//!   and PostgreSQL, the app's generated API types, the wasm32 build, the browser tests, the www
+//!   end-to-end tests and the package in a fresh SvelteKit template app (SSR on).
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
 //! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies)
 //!   and the app's first load (bytes over the wire, Lighthouse's mobile performance score).
@@ -33,8 +34,9 @@ fn usage() -> &'static str {
 commands:
   run [--release]        build the wasm package and www, start the server on http://127.0.0.1:8080
   test [--no-browser] [--no-www]
-                         fmt, clippy, native tests (SQLite + PostgreSQL), wasm32 build, browser
-                         tests, the www end-to-end tests (--no-browser skips both browser steps)
+                         fmt, clippy, native tests (SQLite + PostgreSQL), API fuzzing, the app's
+                         API types vs the OpenAPI document, wasm32 build, browser tests, the www
+                         end-to-end tests, the SSR template app (--no-browser skips the browser steps)
   test --browser-only [-- <cargo test args>]
                          only the browser tests (real server + fake outage started for them)
   test --www-only [-- <scenario>...]

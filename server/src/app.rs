@@ -6,15 +6,12 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -143,23 +140,21 @@ pub fn own_origins(bind: std::net::SocketAddr) -> Vec<String> {
     origins
 }
 
-/// Unknown routes: the SvelteKit app for browser paths when it is built, a JSON 404 otherwise.
+/// Unknown routes: the SvelteKit app when it is built ([`crate::www`]: its files, or `index.html` for
+/// a navigation), a JSON 404 otherwise.
 async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     let path = req.uri().path();
     let api_path = path == "/v1" || path.starts_with("/v1/");
     let browser = matches!(*req.method(), Method::GET | Method::HEAD);
-    if let (Some(dir), false, true) = (state.config.www_dir.as_ref(), api_path, browser) {
-        let index = dir.join("index.html");
-        let serve = ServeDir::new(dir).append_index_html_on_directories(true).fallback(ServeFile::new(index));
-        return match serve.oneshot(req).await {
-            Ok(resp) => resp.map(Body::new),
-            Err(e) => match e {},
-        };
-    }
     // Named by its label (a standard method or OTHER) and a bounded path: an error message is
     // no place to echo kilobytes of whatever was sent.
     let shown: String = path.chars().take(200).collect();
     let more = if shown.len() < path.len() { "…" } else { "" };
     let msg = format!("No route for {} {shown}{more}", crate::metrics::method_label(req.method()));
+    if let (Some(dir), false, true) = (state.config.www_dir.as_ref(), api_path, browser)
+        && let Some(resp) = crate::www::serve(dir, req).await
+    {
+        return resp;
+    }
     error_response(StatusCode::NOT_FOUND, "not_found", msg, None)
 }

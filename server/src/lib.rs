@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`config`], [`secrets`], [`private_fs`] | settings from the environment; generated secrets in the data dir; owner-only files |
 //! | [`app`] | router assembly, layers, fallback, JSON errors for everything |
+//! | [`www`] | the built SvelteKit app: precompressed files, cache headers, the SPA fallback |
 //! | [`auth`] | bearer tokens and the admin API key |
 //! | [`extract`], [`error`] | validated extractors; the one error type |
 //! | [`users`], [`workouts`], [`dev`], [`deletion`] | identity, consent, logged sets; dev-mode sign-in; deletion on request |
@@ -38,6 +39,7 @@ pub mod training;
 pub mod users;
 pub mod voice;
 pub mod workouts;
+pub mod www;
 
 use std::sync::Arc;
 

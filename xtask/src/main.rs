@@ -3,14 +3,17 @@
 //! * `run`  — install what is missing, build the wasm package and the SvelteKit app, start the
 //!   server on the embedded defaults (SQLite, local speech) and say where to look.
 //! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
-//!   and PostgreSQL, the wasm32 build, the browser tests and the www end-to-end tests.
+//!   and PostgreSQL, the app's generated API types, the wasm32 build, the browser tests, the www
+//!   end-to-end tests and the package in a fresh SvelteKit template app (SSR on).
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
-//! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies).
+//! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies)
+//!   and the app's first load (bytes over the wire, Lighthouse's mobile performance score).
 //! * `bench [serving|economy|training|audio|all]` — the server's benchmarks (against nginx, the
 //!   upstream economy, training at scale, peak memory under hostile audio); figures into
 //!   `docs/performance.md`.
 //! * `soak` — long API fuzzing and a sustained load with the memory curve; into `docs/reliability.md`.
 
+mod apitypes;
 mod bench;
 mod bench_server;
 mod cmd;
@@ -31,15 +34,22 @@ fn usage() -> &'static str {
 commands:
   run [--release]        build the wasm package and www, start the server on http://127.0.0.1:8080
   test [--no-browser] [--no-www]
-                         fmt, clippy, native tests (SQLite + PostgreSQL), wasm32 build, browser
-                         tests, the www end-to-end tests (--no-browser skips both browser steps)
+                         fmt, clippy, native tests (SQLite + PostgreSQL), API fuzzing, the app's
+                         API types vs the OpenAPI document, wasm32 build, browser tests, the www
+                         end-to-end tests, the SSR template app (--no-browser skips the browser steps)
   test --browser-only [-- <cargo test args>]
                          only the browser tests (real server + fake outage started for them)
   test --www-only [-- <scenario>...]
                          only the www end-to-end tests (signin workout textonly settings clone
                          offline admin)
+  test --ssr-only         only the SSR template app (the package in a fresh SvelteKit project)
+  api-types [--check]    regenerate www/src/lib/api-types.ts from the server's OpenAPI document
+                         (--check: fail when the committed file differs, as `test` does)
   wasm [--dev]           build the npm package into wasm-client/pkg
-  bench-browser          voice cache vs idb-keyval, put and playback latency in Chromium
+  bench-browser [--first-load]
+                         voice cache vs idb-keyval, put and playback latency in Chromium, then the
+                         app's first load: bytes over the wire and Lighthouse's mobile score
+                         (--first-load: only that)
   bench [serving|economy|training|audio|all] [--dev] [--secs N]
                          server benchmarks (default all): clip GETs and cached synthesis vs nginx
                          (wrk, N s per scenario, default 10), upstream calls on a Zipf trace, intake,
@@ -70,11 +80,14 @@ fn main() -> ExitCode {
             let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
             test::www_e2e(extra)
         }
+        "test" if flags.contains(&"--ssr-only") => test::ssr_template(),
         "test" => {
             test::run(&test::Options { browser: !flags.contains(&"--no-browser"), www: !flags.contains(&"--no-www") })
         }
+        "api-types" if flags.contains(&"--check") => apitypes::check(),
+        "api-types" => apitypes::write(),
         "wasm" => pkg::build_wasm_package(!flags.contains(&"--dev")).map(|_| ()),
-        "bench-browser" => bench::bench_browser(),
+        "bench-browser" => bench::bench_browser(flags.contains(&"--first-load")),
         "bench" => bench_server::run(&bench_server::Options {
             what: flags
                 .iter()

@@ -31,8 +31,18 @@ fn kb(n: u64) -> String {
 /// `wasm-client/tools`: wasm-opt (npm `binaryen`; Debian's wasm-opt emits wasm Chromium rejects),
 /// idb-keyval and playwright-core for the benchmark. `npm ci` when missing or stale.
 pub fn ensure_wasm_tools() -> Result<PathBuf> {
+    npm_ci_when_stale(&root().join("wasm-client/tools"))
+}
+
+/// `www/tools`: the pinned Lighthouse (first-load benchmark), openapi-typescript (the app's API
+/// types) and sv (the official SvelteKit template, for the SSR template test).
+pub fn ensure_www_tools() -> Result<PathBuf> {
+    npm_ci_when_stale(&root().join("www/tools"))
+}
+
+/// `npm ci` in `dir` when its `node_modules` is missing or older than its `package-lock.json`.
+pub fn npm_ci_when_stale(dir: &Path) -> Result<PathBuf> {
     tools::ensure_node()?;
-    let dir = root().join("wasm-client/tools");
     let stamp = dir.join("node_modules/.package-lock.json");
     let lock = dir.join("package-lock.json");
     let stale = match (std::fs::metadata(&stamp), std::fs::metadata(&lock)) {
@@ -40,9 +50,9 @@ pub fn ensure_wasm_tools() -> Result<PathBuf> {
         _ => true,
     };
     if stale {
-        cmd("npm", &["ci", "--no-audit", "--no-fund"]).dir(&dir).run()?;
+        cmd("npm", &["ci", "--no-audit", "--no-fund"]).dir(dir).run()?;
     }
-    Ok(dir)
+    Ok(dir.to_path_buf())
 }
 
 /// Builds `wasm-client/pkg`: wasm-bindgen `--target web` output plus `package.json` and README.

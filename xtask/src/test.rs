@@ -66,6 +66,7 @@ pub fn run(opts: &Options) -> Result<()> {
         cmd("cargo", &["test", "--workspace", "--exclude", "coach-wasm"]).dir(&dir).run()
     })?;
     step("API fuzzing (schemathesis, bounded; xtask/src/fuzz.rs)", &mut || crate::fuzz::test_step())?;
+    step("www API types match the OpenAPI document (www/src/lib/api-types.ts)", &mut || crate::apitypes::check())?;
     step("wasm32 build", &mut || {
         cmd("cargo", &["build", "-p", "coach-wasm", "--target", "wasm32-unknown-unknown"]).dir(&dir).run()
     })?;
@@ -78,6 +79,11 @@ pub fn run(opts: &Options) -> Result<()> {
         step("www end-to-end tests (the app in headless Chromium, real server)", &mut || www_e2e(&[]))?;
     } else {
         println!("\n(www end-to-end tests skipped: {})", if opts.www { "--no-browser" } else { "--no-www" });
+    }
+    if opts.browser && opts.www {
+        step("SSR template app (the package in a fresh SvelteKit project, SSR on)", &mut || ssr_template())?;
+    } else {
+        println!("\n(SSR template app skipped: {})", if opts.www { "--no-browser" } else { "--no-www" });
     }
 
     println!("\n=== summary");
@@ -148,6 +154,42 @@ pub fn www_e2e(scenarios: &[&str]) -> Result<()> {
     let result = cmd("node", &args).dir(&www).env("COACH_BASE_URL", &server.url).run();
     if result.is_err() {
         println!("--- coach-server log (last lines)\n{}", server.log_tail());
+    }
+    result
+}
+
+/// The package in an app nobody here wrote (`www/tests/ssr-template/run.mjs`, `cargo xtask test
+/// --ssr-only`): a fresh project from the official SvelteKit template (pinned `sv` in `www/tools`,
+/// its dependencies from a committed lockfile) in a temp dir, the package installed from its
+/// `npm pack` tarball, a page using `CoachClient`, `VoiceCache` and `speak()`; built with SSR on,
+/// served by `vite preview`, fetched (the server-side render must import the package) and loaded
+/// in Chromium against a real `coach-server` whose CORS lists the preview's origin.
+pub fn ssr_template() -> Result<()> {
+    tools::ensure_chromium()?;
+    let pkg = crate::pkg::build_wasm_package(false)?;
+    let tools_dir = crate::pkg::ensure_www_tools()?;
+    let www = root().join("www");
+    crate::pkg::npm_ci_when_stale(&www)?; // playwright-core
+    let port = servers::free_port()?;
+    let server = servers::TestServer::start_with(&[("COACH_CORS_ORIGINS", format!("http://127.0.0.1:{port}"))])?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let work = std::env::temp_dir().join(format!("coach-ssr-template-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let result = cmd("node", &["tests/ssr-template/run.mjs"])
+        .dir(&www)
+        .env("COACH_API_URL", &server.url)
+        .env("APP_PORT", port.to_string())
+        .env("COACH_WASM_PKG", &pkg)
+        .env("SV", tools_dir.join("node_modules/.bin/sv"))
+        .env("WORK_DIR", &work)
+        .run();
+    match &result {
+        Ok(()) => std::fs::remove_dir_all(&work)?,
+        Err(_) => println!(
+            "--- the project is kept in {}\n--- coach-server log (last lines)\n{}",
+            work.display(),
+            server.log_tail()
+        ),
     }
     result
 }

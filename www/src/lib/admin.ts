@@ -3,48 +3,16 @@
 // contract (docs/api-training.md).
 
 import { api } from './api';
+import type { components } from './api-types';
 
-export type TrainingStatus = 'scheduled' | 'data_collection' | 'training' | 'validation' | 'completed' | 'failed';
-
-export interface TrainingSession {
-	id: string;
-	batchId: string;
-	scheduledAt: string;
-	startedAt: string | null;
-	completedAt: string | null;
-	status: TrainingStatus;
-	dataSize: number;
-	recordCount: number;
-	retryCount: number;
-	errorMessage: string | null;
-	huggingFaceJobId: string | null;
-	modelOutputPath: string | null;
-}
-
-export interface ModelMetrics {
-	perplexity: number;
-	bleuScore: number;
-	validationLoss: number;
-	trainingLoss: number;
-	responsiveness: number;
-}
-
-export type Environment = 'staging' | 'production';
-
-export interface AiModel {
-	id: string;
-	version: string;
-	huggingFaceModelId: string;
-	baseModel: string;
-	trainingDataBatch: string;
-	trainingStartedAt: string;
-	trainingCompletedAt: string | null;
-	deployedAt: string | null;
-	status: 'training' | 'validating' | 'deployed' | 'archived';
-	performanceMetrics: ModelMetrics | null;
-	rollbackData: { previousModelId: string; previousVersion: string; rollbackReason: string | null } | null;
-	deployedEnvironments: Environment[];
-}
+// The wire types are generated from the server's OpenAPI document (api-types.ts, `cargo xtask
+// api-types`; `cargo xtask test` fails when it drifts from the Rust types).
+type Schemas = components['schemas'];
+export type TrainingStatus = Schemas['TrainingStatus'];
+export type TrainingSession = Schemas['TrainingSession'];
+export type ModelMetrics = Schemas['ModelMetrics'];
+export type Environment = Schemas['DeploymentEnvironment'];
+export type AiModel = Schemas['AiModel'];
 
 export interface DatasetSize {
 	total: number;
@@ -67,29 +35,25 @@ export function compareVersions(a: string, b: string): number {
 export function adminApi(token: string) {
 	const call = <T>(method: string, path: string, body?: unknown) => api<T>(method, path, { token, body });
 	return {
-		sessions: () => call<{ sessions: TrainingSession[]; total: number; hasMore: boolean }>('GET', '/v1/ai-training/sessions?limit=50'),
+		sessions: () => call<Schemas['TrainingSessionsList']>('GET', '/v1/ai-training/sessions?limit=50'),
 		startSession: (batchId: string, forceRetrain: boolean) =>
-			call<TrainingSession>('POST', '/v1/ai-training/sessions', { batchId, forceRetrain }),
-		updateSession: (id: string, status: 'cancelled' | 'retrying') =>
-			call<TrainingSession>('PATCH', `/v1/ai-training/sessions/${encodeURIComponent(id)}`, { status }),
-		models: () => call<{ models: AiModel[]; total: number }>('GET', '/v1/ai-training/models'),
+			call<TrainingSession>('POST', '/v1/ai-training/sessions', { batchId, forceRetrain } satisfies Schemas['TrainingSessionRequest']),
+		updateSession: (id: string, status: Schemas['TrainingSessionAction']) =>
+			call<TrainingSession>('PATCH', `/v1/ai-training/sessions/${encodeURIComponent(id)}`, { status } satisfies Schemas['TrainingSessionUpdate']),
+		models: () => call<Schemas['AiModelsList']>('GET', '/v1/ai-training/models'),
 		deploy: (id: string, env: Environment) =>
-			call<{ deploymentId: string; status: string; deployedAt: string; rollbackAvailable: boolean }>(
-				'POST',
-				`/v1/ai-training/models/${encodeURIComponent(id)}/deploy`,
-				{ deploymentEnvironment: env, rollbackStrategy: 'manual' }
-			),
+			call<Schemas['ModelDeploymentResponse']>('POST', `/v1/ai-training/models/${encodeURIComponent(id)}/deploy`, {
+				deploymentEnvironment: env,
+				rollbackStrategy: 'manual'
+			} satisfies Schemas['ModelDeploymentRequest']),
 		rollback: (id: string, rollbackReason: string) =>
-			call<{ rollbackId: string; rolledBackTo: string; rolledBackAt: string }>(
-				'POST',
-				`/v1/ai-training/models/${encodeURIComponent(id)}/rollback`,
-				{ rollbackReason }
-			),
+			call<Schemas['ModelRollbackResponse']>('POST', `/v1/ai-training/models/${encodeURIComponent(id)}/rollback`, {
+				rollbackReason
+			} satisfies Schemas['ModelRollbackRequest']),
 		dataset: async (): Promise<DatasetSize> => {
-			const r = await call<{ total: number; pending: number }>('GET', '/v1/ai-training/data?limit=1');
+			const r = await call<Schemas['TrainingRecordList']>('GET', '/v1/ai-training/data?limit=1');
 			return { total: r.total, pending: r.pending };
 		},
-		runJob: (job: 'retention-cleanup' | 'weekly-training') =>
-			call<{ job: string; ranAt: string; result: unknown }>('POST', `/v1/admin/jobs/${job}`)
+		runJob: (job: 'retention-cleanup' | 'weekly-training') => call<Schemas['JobRun']>('POST', `/v1/admin/jobs/${job}`)
 	};
 }

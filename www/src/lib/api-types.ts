@@ -3981,7 +3981,10 @@ export interface operations {
     create_workout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Replays the first response for retries of the same body */
+                "Idempotency-Key"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3991,7 +3994,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged */
+            /** @description Logged (a replay of an earlier attempt carries `Idempotent-Replayed: true`) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -4038,6 +4041,15 @@ export interface operations {
             };
             /** @description Missing or unsupported Content-Type (`unsupported_media_type`) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Idempotency-Key reused with another body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,8 +5,12 @@
 //! issues its writes into the same transaction without a further round trip, and commits it at
 //! once (`IDBTransaction.commit()`) instead of waiting for auto-commit.
 //!
-//! One event handler per transaction serves `success`, `complete` and `abort`; it is released
-//! when the transaction ends, which it always does (complete or abort).
+//! Work the answer does not need (a lookup's bookkeeping) goes through [`Keep::after_answer`]: it
+//! runs two microtasks after the answer is settled, still inside the same event, so the caller's
+//! continuation comes first and the transaction is still active.
+//!
+//! One event handler per transaction serves `success`, `complete` and `abort`; it (and the
+//! follow-up handlers a step adds) is released when the transaction ends, which it always does.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -156,9 +160,9 @@ pub fn abort_error(tx: &IdbTransaction, operation: &str) -> CoachError {
 
 /// Runs `step` in the `success` event of `last` (the last request the caller issued on `tx`) and
 /// resolves as `resolve` says. The step may issue more requests on `tx` (now, or through its
-/// [`Keep`]), and the last of them should be followed by [`commit`] (or `tx.abort()`). A failed request aborts the transaction: the future then
-/// resolves with the abort's error (under [`Resolve::AfterStep`], unless the step already ran;
-/// then the failure is logged).
+/// [`Keep`]), and the last of them should be followed by [`commit`] (or `tx.abort()`). A failed
+/// request aborts the transaction: the future then resolves with the abort's error (under
+/// [`Resolve::AfterStep`], unless the step already answered; then the failure is logged).
 pub async fn run<T: 'static>(
     tx: &IdbTransaction,
     last: &IdbRequest,

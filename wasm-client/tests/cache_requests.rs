@@ -113,7 +113,7 @@ fn wav_blob(seed: u32) -> web_sys::Blob {
 #[wasm_bindgen_test]
 async fn a_get_of_a_known_clip_answers_after_one_read_in_one_transaction() {
     let cache = open(&unique("req-get")).await;
-    cache.put("k".into(), wav_blob(1), JsValue::UNDEFINED).await.unwrap();
+    cache.put("k".into(), wav_blob(1), json(r#"{"text":"Nice lift!","tone":"hype","duration":0.7}"#)).await.unwrap();
 
     spy_on();
     let got = cache.get("k".into()).await.unwrap();
@@ -122,6 +122,9 @@ async fn a_get_of_a_known_clip_answers_after_one_read_in_one_transaction() {
     let seen = spy_off();
     assert!(!got.is_null());
     assert_eq!(n(&got, "usageCount"), 1.0);
+    assert!(s(&got, "lastUsedAt") >= s(&got, "generatedAt"), "this use's time, as an ISO string");
+    assert_eq!((s(&got, "text"), s(&got, "tone"), n(&got, "duration")), ("Nice lift!".into(), "hype".into(), 0.7));
+    assert_eq!(s(&got, "mimeType"), "audio/wav");
     assert_eq!(before_bookkeeping, ["get audio"], "the answer needed one request");
     assert_eq!(seen.transactions, 1, "one transaction per get: {:?}", seen.requests);
     assert_eq!(seen.ops_in_wave(0), ["get audio"]);

@@ -102,8 +102,7 @@ impl CacheCore {
             record.usage_count = record.usage_count.saturating_add(1);
             // a copy of the stored object with this use applied (the same JSON shape as serde's)
             let object: JsValue = js_sys::Object::assign(&js_sys::Object::new(), known.object.unchecked_ref()).into();
-            let used = serde_json::to_value(now).ok().and_then(|v| v.as_str().map(JsValue::from_str));
-            let _ = js_sys::Reflect::set(&object, &"lastUsedAt".into(), &used.unwrap_or(JsValue::NULL));
+            let _ = js_sys::Reflect::set(&object, &"lastUsedAt".into(), &js::to_js(&now)?);
             let _ = js_sys::Reflect::set(&object, &"usageCount".into(), &JsValue::from(record.usage_count));
             owe(&st, keep, map, key, Owed::Hit { stamp });
             Ok(Fast::Answer(Some(CachedClip { record, audio: blob, object })))

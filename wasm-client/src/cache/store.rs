@@ -1,23 +1,29 @@
-//! The voice cache's storage logic on IndexedDB (rexie transactions): lookups that count hits and
-//! misses and honour expiry, puts that apply the shared rotation policy atomically, and recovery
-//! from a full disk (evict one random clip, retry once, then report `quota_exceeded`).
+//! The voice cache's storage logic on IndexedDB: lookups that count hits and misses and honour
+//! expiry, puts that apply the shared rotation policy atomically, and recovery from a full disk
+//! (evict one random clip, retry once, then report `quota_exceeded`).
 //!
 //! Every operation is one transaction over the stores it touches, so two tabs putting clips at the
-//! same time cannot push the cache past its capacity, and the counters move with the data.
+//! same time cannot push the cache past its capacity, and the counters move with the data. The hot
+//! path (`get`, `peek`, `put`) runs on plain `web-sys` requests driven by one event handler
+//! ([`crate::idb::raw`]): `get` is one wave of reads, `put` two waves; the rest (delete, clear,
+//! list, stats, quota eviction) uses rexie. The design and its figures are in [`super`]'s docs.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
 use coach_shared::{Admission, RandomSource, RotationPolicy};
-use futures_util::future::{join, join3};
+use futures_util::future::join;
 use rexie::{Store, TransactionMode};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use web_sys::{IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
 use super::record::{CacheStats, ClipInput, ClipRecord, PutOutcome, STATS_ID, StoredStats};
 use crate::error::{CoachError, CoachResult};
-use crate::idb::schema::{AUDIO, CLIPS, META};
+use crate::idb::raw::{self, Resolve};
+use crate::idb::schema::{AUDIO, CLIPS, META, storage};
 use crate::idb::{Db, commit, rexie_error};
 use crate::js;
 use crate::rand::CryptoRandom;
@@ -28,6 +34,8 @@ pub struct CachedClip {
     pub record: ClipRecord,
     /// Its audio.
     pub audio: web_sys::Blob,
+    /// `record` as the JS object that was stored (what `VoiceCache.get` returns, with `audio`).
+    pub object: JsValue,
 }
 
 /// The cache of one user.
@@ -41,13 +49,69 @@ pub struct CacheCore {
     /// Storage failures to simulate on the next puts (DOMException names), for tests of the
     /// quota path: the transaction is really aborted, then reported under that name.
     pub faults: RefCell<VecDeque<String>>,
+    /// What this instance last wrote or read of each clip (see [`super::lookup`]).
+    pub known: KnownClips,
 }
 
-fn now() -> DateTime<Utc> {
+/// What this instance last saw of a clip: its record as stored then, and the stamp of the audio
+/// record written with it (a put anywhere writes a new stamp, so a stamp that still matches
+/// proves the record's immutable fields are current).
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// The clip's record.
+    pub record: ClipRecord,
+    /// The same, as the JS object that was stored (copied for answers: no serde on a hit).
+    pub object: JsValue,
+    /// Its audio record's `stamp` (`None`: written before stamps existed).
+    pub stamp: Option<String>,
+}
+
+/// [`Known`] clips by key, shared with the transactions' event handlers.
+pub type KnownClips = Rc<RefCell<HashMap<String, Known>>>;
+
+/// A new audio stamp: 64 random bits.
+fn new_stamp() -> String {
+    format!("{:016x}", getrandom::u64().unwrap_or_else(|_| js::now_ms().to_bits()))
+}
+
+/// The Blob and the stamp of an audio record (`undefined` when absent).
+pub(super) fn audio_of(entry: &JsValue) -> (Option<web_sys::Blob>, Option<String>) {
+    if !entry.is_object() {
+        return (None, None);
+    }
+    (js::get(entry, "blob").dyn_into::<web_sys::Blob>().ok(), js::get(entry, "stamp").as_string())
+}
+
+/// What a put needs of each stored clip record, read without serde (a put reads them all).
+struct IndexEntry {
+    key: String,
+    /// Expiry, ms since the epoch.
+    expires_ms: Option<f64>,
+    usage_count: u32,
+}
+
+impl IndexEntry {
+    /// `None` for a record without a string key (not ours to rotate).
+    fn of(rec: &JsValue) -> Option<IndexEntry> {
+        let key = js::get(rec, "key").as_string()?;
+        let expires = js::get(rec, "expiresAt").as_string();
+        // an unparsable date reads as never expiring, like serde's skip of an unreadable record
+        let expires_ms = expires.map(|e| js_sys::Date::parse(&e)).filter(|ms| ms.is_finite());
+        let usage_count = js::get(rec, "usageCount").as_f64().map_or(0, |n| n as u32);
+        Some(IndexEntry { key, expires_ms, usage_count })
+    }
+
+    /// The same rule as [`ClipRecord::expired`].
+    fn expired(&self, now_ms: f64) -> bool {
+        self.expires_ms.is_some_and(|e| e <= now_ms)
+    }
+}
+
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_millis(js::now_ms() as i64).unwrap_or_else(Utc::now)
 }
 
-fn key_js(key: &str) -> JsValue {
+pub(super) fn key_js(key: &str) -> JsValue {
     JsValue::from_str(key)
 }
 
@@ -72,90 +136,53 @@ async fn delete_clip(clips: &Store, audio: &Store, key: &str) -> CoachResult<()>
     b.map_err(|e| rexie_error("delete audio", &e))
 }
 
+pub(super) fn store(tx: &IdbTransaction, name: &str) -> CoachResult<IdbObjectStore> {
+    tx.object_store(name).map_err(|e| storage("store", &e))
+}
+
+/// The stored counters record as read (`undefined` before the first count: a fresh one). Counters
+/// are bumped on this object and written back whole, so fields a newer version added survive.
+pub(super) fn stats_object(found: JsValue) -> JsValue {
+    if found.is_object() {
+        return found;
+    }
+    let fresh = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&fresh, &"id".into(), &key_js(STATS_ID));
+    fresh.into()
+}
+
+/// Adds `n` to the counter `field` of a counters record (a missing or odd field counts as 0).
+pub(super) fn bump(stats: &JsValue, field: &str, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let old = js::get(stats, field).as_f64().filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0);
+    let _ = js_sys::Reflect::set(stats, &JsValue::from_str(field), &JsValue::from_f64(old + n as f64));
+}
+
 fn records(values: Vec<JsValue>) -> Vec<ClipRecord> {
     // A record this version cannot read (written by a newer library) is skipped, not fatal.
     values.into_iter().filter_map(|v| js::decode::<ClipRecord>(&v)).collect()
 }
 
 impl CacheCore {
-    /// Looks `key` up, counting a hit or a miss and updating the clip's usage. Expired clips are
-    /// deleted and count as misses.
-    pub async fn get(&self, key: &str) -> CoachResult<Option<CachedClip>> {
-        let tx = self.db.transaction(&[CLIPS, AUDIO, META], TransactionMode::ReadWrite).await?;
-        let store = |n| tx.store(n).map_err(|e| rexie_error("store", &e));
-        let (clips, audio, meta) = (store(CLIPS)?, store(AUDIO)?, store(META)?);
-        let now = now();
-        // the three reads go out together
-        let (found, blob, stats) = join3(clips.get(key_js(key)), audio.get(key_js(key)), read_stats(&meta)).await;
-        let found = found.map_err(|e| rexie_error("get clip", &e))?;
-        let blob = blob.map_err(|e| rexie_error("get audio", &e))?;
-        let mut stats = stats?;
-        let rec: Option<ClipRecord> = found.as_ref().and_then(js::decode);
-        let blob = blob.map(|a| js::get(&a, "blob")).and_then(|b| b.dyn_into::<web_sys::Blob>().ok());
-        let (result, record) = match (rec, blob) {
-            (Some(mut rec), Some(blob)) if !rec.expired(now) => {
-                rec.last_used_at = now;
-                rec.usage_count = rec.usage_count.saturating_add(1);
-                stats.hits += 1;
-                let record = js::to_js(&rec)?;
-                (Some(CachedClip { record: rec, audio: blob }), Some(record))
-            }
-            (rec, _) => {
-                stats.misses += 1;
-                if rec.as_ref().is_some_and(|r| r.expired(now)) {
-                    stats.expired += 1;
-                }
-                (None, None)
-            }
-        };
-        // The bookkeeping writes go into the same transaction (so the counters move with the data
-        // and later transactions see them: IndexedDB orders them after this one), but the lookup
-        // does not wait for them: they are issued from a microtask of this same task, while the
-        // transaction is still active, and a failure is only logged.
-        let stale = found.is_some() && record.is_none(); // expired, or metadata without audio
-        let key = key.to_string();
-        wasm_bindgen_futures::spawn_local(async move {
-            let done = async {
-                match record {
-                    Some(r) => {
-                        let (a, b) = join(clips.put(&r, None), write_stats(&meta, &stats)).await;
-                        a.map_err(|e| rexie_error("put clip", &e))?;
-                        b
-                    }
-                    None if stale => {
-                        let (a, b) = join(delete_clip(&clips, &audio, &key), write_stats(&meta, &stats)).await;
-                        a?;
-                        b
-                    }
-                    None => write_stats(&meta, &stats).await,
-                }
-            };
-            if let Err(e) = done.await {
-                js::web_sys_log(&format!("coach-wasm: cache bookkeeping failed: {e}"));
-            }
-            drop(tx);
-        });
-        Ok(result)
-    }
-
     /// Reads `key` without touching counters or usage (expired clips are not returned).
     pub async fn peek(&self, key: &str) -> CoachResult<Option<CachedClip>> {
-        let tx = self.db.transaction(&[CLIPS, AUDIO], TransactionMode::ReadOnly).await?;
-        let clips = tx.store(CLIPS).map_err(|e| rexie_error("store", &e))?;
-        let audio = tx.store(AUDIO).map_err(|e| rexie_error("store", &e))?;
-        let (found, blob) = join(clips.get(key_js(key)), audio.get(key_js(key))).await;
-        let Some(record) = found.map_err(|e| rexie_error("get clip", &e))?.and_then(|v| js::decode::<ClipRecord>(&v))
-        else {
-            return Ok(None);
-        };
-        if record.expired(now()) {
-            return Ok(None);
-        }
-        Ok(blob
-            .map_err(|e| rexie_error("get audio", &e))?
-            .map(|a| js::get(&a, "blob"))
-            .and_then(|b| b.dyn_into::<web_sys::Blob>().ok())
-            .map(|audio| CachedClip { record, audio }))
+        let tx = self.db.raw_transaction(&[CLIPS, AUDIO], IdbTransactionMode::Readonly).await?;
+        let (clips, audio) = (store(&tx, CLIPS)?, store(&tx, AUDIO)?);
+        let found = clips.get(&key_js(key)).map_err(|e| storage("get clip", &e))?;
+        let blob = audio.get(&key_js(key)).map_err(|e| storage("get audio", &e))?;
+        let last = blob.clone();
+        raw::run(&tx, &last, Resolve::AfterStep, "cache peek", move |_, _| {
+            let found = found.result().unwrap_or(JsValue::UNDEFINED);
+            let Some(record) = js::decode::<ClipRecord>(&found).filter(|r| !r.expired(now())) else {
+                return Ok(None);
+            };
+            let (Some(audio), _) = audio_of(&blob.result().unwrap_or(JsValue::UNDEFINED)) else { return Ok(None) };
+            let object = js::to_js(&record)?;
+            Ok(Some(CachedClip { record, audio, object }))
+        })
+        .await
     }
 
     /// Stores a clip under `key`; see [`PutOutcome`]. A quota failure evicts one random clip and
@@ -189,85 +216,119 @@ impl CacheCore {
         }
     }
 
+    /// One put, in one transaction and two request waves: the clip list, the counters and the
+    /// audio go out together; in the `success` event of the counters' read (the audio write is
+    /// still in flight) the policy picks the victims, and their deletes, the clip record and the
+    /// counters follow in the same transaction, committed at once.
     async fn put_once(&self, key: &str, blob: &web_sys::Blob, input: &ClipInput) -> CoachResult<PutOutcome> {
-        let tx = self.db.transaction(&[CLIPS, AUDIO, META], TransactionMode::ReadWrite).await?;
-        let store = |n| tx.store(n).map_err(|e| rexie_error("store", &e));
-        let (clips, audio, meta) = (store(CLIPS)?, store(AUDIO)?, store(META)?);
+        let fault = self.faults.borrow_mut().pop_front();
+        let tx = self.db.raw_transaction(&[CLIPS, AUDIO, META], IdbTransactionMode::Readwrite).await?;
+        let (clips, audio, meta) = (store(&tx, CLIPS)?, store(&tx, AUDIO)?, store(&tx, META)?);
         let now = now();
-        let (stats, all) = join(read_stats(&meta), clips.get_all(None, None)).await;
-        let mut stats = stats?;
-        let all = records(all.map_err(|e| rexie_error("list clips", &e))?);
-
-        let mut live = Vec::with_capacity(all.len());
-        let mut expired = Vec::new();
-        for rec in all {
-            if rec.expired(now) && rec.key != key {
-                delete_clip(&clips, &audio, &rec.key).await?;
-                expired.push(rec.key);
-            } else {
-                live.push(rec);
-            }
-        }
-        stats.expired += expired.len() as u64;
-
-        let keys: Vec<&str> = live.iter().map(|r| r.key.as_str()).collect();
-        let mut evicted = Vec::new();
-        let mut previous = None;
-        match self.policy.admit(&keys, &key, &mut CryptoRandom) {
-            Admission::Hit(i) => previous = Some(live[i].clone()),
-            Admission::Insert { evict } => {
-                for i in evict {
-                    delete_clip(&clips, &audio, &live[i].key).await?;
-                    evicted.push(live[i].key.clone());
-                }
-            }
-        }
-        stats.evictions += evicted.len() as u64;
-        stats.puts += 1;
-
+        let now_ms = now.timestamp_millis() as f64;
+        let all = clips.get_all().map_err(|e| storage("list clips", &e))?;
+        let stats = meta.get(&key_js(STATS_ID)).map_err(|e| storage("get stats", &e))?;
+        let entry = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&entry, &"key".into(), &key_js(key));
+        let _ = js_sys::Reflect::set(&entry, &"blob".into(), blob);
+        let stamp = new_stamp();
+        let _ = js_sys::Reflect::set(&entry, &"stamp".into(), &JsValue::from_str(&stamp));
+        audio.put(&entry).map_err(|e| storage("put audio", &e))?;
         let generated_at = input.generated_at.unwrap_or(now);
         let expires_at = input.expires_at.or_else(|| {
             self.ttl_ms.and_then(|ttl| DateTime::from_timestamp_millis(now.timestamp_millis() + ttl as i64))
         });
         let mime = if blob.type_().is_empty() { "audio/mpeg".to_string() } else { blob.type_() };
-        let record = ClipRecord {
+        let mut record = ClipRecord {
             key: key.to_string(),
             text: input.text.clone(),
             tone: input.tone,
             context: input.context.clone(),
             generated_at,
             last_used_at: now,
-            usage_count: previous.as_ref().map(|p| p.usage_count).unwrap_or(0),
+            // what this instance knows of a clip it replaces; corrected below if that is stale
+            usage_count: self.known.borrow().get(key).map_or(0, |k| k.record.usage_count),
             expires_at,
             duration: input.duration,
             size: blob.size(),
             mime_type: mime,
             cache_id: input.cache_id.clone(),
         };
-        let entry = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&entry, &"key".into(), &key_js(key));
-        let _ = js_sys::Reflect::set(&entry, &"blob".into(), blob);
-        let record = js::to_js(&record)?;
-        let (a, b, c) = join3(clips.put(&record, None), audio.put(&entry, None), write_stats(&meta, &stats)).await;
-        a.map_err(|e| rexie_error("put clip", &e))?;
-        b.map_err(|e| rexie_error("put audio", &e))?;
-        c?;
+        let mut object = js::to_js(&record)?;
+        clips.put(&object).map_err(|e| storage("put clip", &e))?;
 
-        let fault = self.faults.borrow_mut().pop_front();
-        if let Some(name) = fault {
-            let _ = tx.abort().await;
-            return Err(simulated(&name));
-        }
-        commit(tx, "cache put").await?;
-        let entries = (live.len() - evicted.len() + usize::from(previous.is_none())) as u32;
-        Ok(PutOutcome {
-            key: key.to_string(),
-            evicted,
-            expired,
-            replaced: previous.is_some(),
-            entries,
-            quota_recovered: false,
+        let policy = self.policy;
+        let abort = fault.is_some();
+        let last = stats.clone();
+        let result = raw::run(&tx, &last, Resolve::AfterCommit, "cache put", move |tx, _| {
+            let all = all.result().map(|a| js_sys::Array::from(&a).to_vec()).unwrap_or_default();
+            let stats = stats_object(stats.result().unwrap_or(JsValue::UNDEFINED));
+            let mut live = Vec::with_capacity(all.len());
+            let mut expired = Vec::new();
+            for entry in all.iter().filter_map(IndexEntry::of) {
+                if entry.expired(now_ms) && entry.key != record.key {
+                    expired.push(entry.key);
+                } else {
+                    live.push(entry);
+                }
+            }
+            let keys: Vec<&str> = live.iter().map(|r| r.key.as_str()).collect();
+            let mut evicted = Vec::new();
+            let mut previous = None;
+            match policy.admit(&keys, &record.key.as_str(), &mut CryptoRandom) {
+                Admission::Hit(i) => previous = Some(live[i].usage_count),
+                Admission::Insert { evict } => evicted.extend(evict.into_iter().map(|i| live[i].key.clone())),
+            }
+            // the victims leave the index here (so the cache never holds more than its capacity);
+            // their audio bytes go in the sweep that follows the commit
+            for k in expired.iter().chain(&evicted) {
+                clips.delete(&key_js(k)).map_err(|e| storage("delete clip", &e))?;
+            }
+            let usage = previous.unwrap_or(0);
+            if usage != record.usage_count {
+                // the guess made before the read was wrong: write the record again
+                record.usage_count = usage;
+                object = js::to_js(&record)?;
+                clips.put(&object).map_err(|e| storage("put clip", &e))?;
+            }
+            bump(&stats, "expired", expired.len());
+            bump(&stats, "evictions", evicted.len());
+            bump(&stats, "puts", 1);
+            meta.put(&stats).map_err(|e| storage("put stats", &e))?;
+            if abort {
+                let _ = tx.abort();
+            } else {
+                raw::commit(tx);
+            }
+            let entries = (live.len() - evicted.len() + usize::from(previous.is_none())) as u32;
+            let outcome = PutOutcome {
+                key: record.key.clone(),
+                evicted,
+                expired,
+                replaced: previous.is_some(),
+                entries,
+                quota_recovered: false,
+            };
+            Ok((outcome, record, object))
         })
+        .await;
+        match (result, fault) {
+            (Err(_), Some(name)) => Err(simulated(&name)),
+            (Err(e), None) => Err(e),
+            (Ok((outcome, record, object)), _) => {
+                let mut known = self.known.borrow_mut();
+                for k in outcome.evicted.iter().chain(&outcome.expired) {
+                    known.remove(k);
+                }
+                known.insert(record.key.clone(), Known { record, object, stamp: Some(stamp) });
+                if !(outcome.evicted.is_empty() && outcome.expired.is_empty()) {
+                    // after the caller has the outcome (see `sweep_audio`)
+                    let db = self.db.clone();
+                    raw::two_microtasks_later(move || sweep_audio(&db));
+                }
+                Ok(outcome)
+            }
+        }
     }
 
     /// Evicts one random clip other than `keep` to make room after a quota error.
@@ -288,10 +349,12 @@ impl CacheCore {
         }
         let victim = keys[CryptoRandom.below(keys.len())].clone();
         delete_clip(&clips, &audio, &victim).await?;
-        let mut stats = read_stats(&meta).await?;
-        stats.quota_evictions += 1;
-        write_stats(&meta, &stats).await?;
+        let stats = meta.get(key_js(STATS_ID)).await.map_err(|e| rexie_error("get stats", &e))?;
+        let stats = stats_object(stats.unwrap_or(JsValue::UNDEFINED));
+        bump(&stats, "quotaEvictions", 1);
+        meta.put(&stats, None).await.map_err(|e| rexie_error("put stats", &e))?;
         commit(tx, "quota eviction").await?;
+        self.known.borrow_mut().remove(&victim);
         Ok(vec![victim])
     }
 
@@ -303,6 +366,7 @@ impl CacheCore {
         let existed = clips.key_exists(key_js(key)).await.map_err(|e| rexie_error("get key", &e))?;
         delete_clip(&clips, &audio, key).await?;
         commit(tx, "cache delete").await?;
+        self.known.borrow_mut().remove(key);
         Ok(existed)
     }
 
@@ -315,6 +379,7 @@ impl CacheCore {
         clips.clear().await.map_err(|e| rexie_error("clear", &e))?;
         audio.clear().await.map_err(|e| rexie_error("clear", &e))?;
         commit(tx, "cache clear").await?;
+        self.known.borrow_mut().clear();
         Ok(n)
     }
 
@@ -355,6 +420,31 @@ impl CacheCore {
         write_stats(&meta, &StoredStats::default()).await?;
         commit(tx, "reset stats").await
     }
+}
+
+/// Deletes audio records no clip record names (the victims of the put that just committed, and
+/// any left by a page closed before its sweep ran), in a transaction of its own that the put does
+/// not wait for. Transactions are serialized, so a put running beside it is wholly before or after
+/// it: the audio of a clip in the index is never swept.
+fn sweep_audio(db: &Db) {
+    let Some(tx) = db.raw_transaction_now(&[CLIPS, AUDIO], IdbTransactionMode::Readwrite) else { return };
+    let (Ok(clips), Ok(audio)) = (store(&tx, CLIPS), store(&tx, AUDIO)) else { return };
+    let (Ok(named), Ok(held)) = (clips.get_all_keys(), audio.get_all_keys()) else { return };
+    let last = held.clone();
+    let step = move |tx: &IdbTransaction, _: &raw::Keep| {
+        let named: Vec<JsValue> = named.result().map(|k| js_sys::Array::from(&k).to_vec()).unwrap_or_default();
+        let held = held.result().map(|k| js_sys::Array::from(&k).to_vec()).unwrap_or_default();
+        for k in held.iter().filter(|k| !named.contains(k)) {
+            audio.delete(k).map_err(|e| storage("delete audio", &e))?;
+        }
+        raw::commit(tx);
+        Ok(())
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = raw::run(&tx, &last, Resolve::AfterCommit, "cache sweep", step).await {
+            js::web_sys_log(&format!("coach-wasm: {}", e.message));
+        }
+    });
 }
 
 /// A full disk, or a commit that failed without a reason (which IndexedDB reports only as abort).

@@ -5,17 +5,22 @@
 //! so the raw id never appears in storage names) holds the voice cache and the outbox; deleting the
 //! user's local data is one `deleteDatabase`.
 //!
-//! Data access goes through `rexie` transactions. Our connection is rexie's, whose `versionchange`
+//! Data access goes through `rexie` transactions, except the voice cache's `get` and `put`, which
+//! use a plain `web-sys` connection opened beside rexie's ([`raw`]: no future per request). Our connection is rexie's, whose `versionchange`
 //! handler closes it as soon as another connection asks for a newer version (or deletion), so we
 //! never block another tab. The next operation finds the connection closed (`InvalidStateError`)
 //! and reopens it: entries are never lost, and a database upgraded by a newer tab is used as long
 //! as our stores are still there.
 
+pub mod raw;
 pub mod schema;
 
 use std::cell::RefCell;
 
 use rexie::{ObjectStore, Rexie, Transaction, TransactionMode};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{IdbDatabase, IdbTransaction, IdbTransactionMode};
 
 use crate::error::{CoachError, CoachResult};
 use schema::{AUDIO, CLIPS, DEAD_LETTERS, META, OUTBOX, Prepared, REQUIRED, SCHEMA_VERSION};
@@ -34,12 +39,37 @@ pub fn db_name_for(user_id: &str) -> String {
     format!("coach-wasm:{}", &coach_shared::hash_user_id(user_id)[..32])
 }
 
+/// A plain connection (the voice cache's hot path, [`raw`]) with the `versionchange` handler that
+/// closes it, so it never blocks another tab's upgrade or deletion either.
+struct RawConn {
+    db: IdbDatabase,
+    _on_versionchange: Closure<dyn FnMut()>,
+}
+
+impl RawConn {
+    fn new(db: IdbDatabase) -> Self {
+        let d = db.clone();
+        let handler = Closure::<dyn FnMut()>::new(move || d.close());
+        db.set_onversionchange(Some(handler.as_ref().unchecked_ref()));
+        Self { db, _on_versionchange: handler }
+    }
+}
+
+impl Drop for RawConn {
+    fn drop(&mut self) {
+        self.db.set_onversionchange(None);
+        self.db.close();
+    }
+}
+
 /// A reopening connection to one database.
 pub struct Db {
     /// Database name.
     name: String,
     /// The live connection (`None` after [`Db::close`] or before the first open).
     conn: RefCell<Option<Rexie>>,
+    /// The plain connection beside it, opened and closed with it.
+    raw: RefCell<Option<RawConn>>,
     /// Open options, reused when reopening.
     opts: OpenOptions,
 }
@@ -49,7 +79,7 @@ const DEFAULT_BLOCKED_TIMEOUT_MS: f64 = 10_000.0;
 impl Db {
     /// Opens (creating or upgrading) `name`.
     pub async fn open(name: &str, opts: OpenOptions) -> CoachResult<Db> {
-        let db = Db { name: name.to_string(), conn: RefCell::new(None), opts };
+        let db = Db { name: name.to_string(), conn: RefCell::new(None), raw: RefCell::new(None), opts };
         db.connect().await?;
         Ok(db)
     }
@@ -61,7 +91,12 @@ impl Db {
 
     async fn connect(&self) -> CoachResult<()> {
         let timeout = self.opts.blocked_timeout_ms.unwrap_or(DEFAULT_BLOCKED_TIMEOUT_MS);
-        let prepared = schema::prepare(&self.name, self.opts.on_blocked.clone(), timeout).await?;
+        let (prepared, raw) = schema::prepare(&self.name, self.opts.on_blocked.clone(), timeout).await?;
+        let raw = match raw {
+            Some(db) => db,
+            None => schema::open_current(&self.name).await?,
+        };
+        let raw = RawConn::new(raw);
         let mut builder = Rexie::builder(&self.name);
         if prepared == Prepared::Current {
             builder = builder.version(SCHEMA_VERSION);
@@ -86,7 +121,34 @@ impl Db {
             ));
         }
         *self.conn.borrow_mut() = Some(rexie);
+        *self.raw.borrow_mut() = Some(raw);
         Ok(())
+    }
+
+    /// A plain transaction over `stores` on the open connection, now (`None` when it is closed:
+    /// no reopening, so the transaction is created in the caller's turn).
+    pub fn raw_transaction_now(&self, stores: &[&str], mode: IdbTransactionMode) -> Option<IdbTransaction> {
+        let names: js_sys::Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        self.raw.borrow().as_ref().and_then(|c| c.db.transaction_with_str_sequence_and_mode(&names, mode).ok())
+    }
+
+    /// A plain `web-sys` transaction over `stores` (see [`raw`]), reopening once like
+    /// [`Db::transaction`].
+    pub async fn raw_transaction(&self, stores: &[&str], mode: IdbTransactionMode) -> CoachResult<IdbTransaction> {
+        let names: js_sys::Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
+        for attempt in 0..2 {
+            let result = self.raw.borrow().as_ref().map(|c| c.db.transaction_with_str_sequence_and_mode(&names, mode));
+            match result {
+                Some(Ok(tx)) => return Ok(tx),
+                Some(Err(e)) if attempt == 0 && crate::js::error_name(&e) == "InvalidStateError" => {
+                    self.close();
+                    self.connect().await?;
+                }
+                Some(Err(e)) => return Err(schema::storage("transaction", &e)),
+                None => self.connect().await?,
+            }
+        }
+        Err(CoachError::new("storage_error", "could not reopen the database"))
     }
 
     /// A transaction over `stores`, reopening the connection once when it was closed (another
@@ -98,9 +160,7 @@ impl Db {
             match result {
                 Some(Ok(tx)) => return Ok(tx),
                 Some(Err(e)) if attempt == 0 && error_name(&e).as_deref() == Some("InvalidStateError") => {
-                    if let Some(old) = self.conn.borrow_mut().take() {
-                        old.close();
-                    }
+                    self.close();
                     self.connect().await?;
                 }
                 Some(Err(e)) => return Err(rexie_error("transaction", &e)),
@@ -115,6 +175,7 @@ impl Db {
         if let Some(conn) = self.conn.borrow_mut().take() {
             conn.close();
         }
+        self.raw.borrow_mut().take();
     }
 
     /// Deletes a whole database (waits while other tabs hold it open).

@@ -135,21 +135,24 @@ fn upgrade(event: &IdbVersionChangeEvent, req: &IdbOpenDbRequest) -> Result<(), 
     Ok(())
 }
 
-/// Opens `name` at [`SCHEMA_VERSION`] with a raw request, upgrading it if needed, and closes it
-/// again (rexie then opens it without an upgrade). `on_blocked` is called when an open connection
+/// Opens `name` at [`SCHEMA_VERSION`] with a raw request, upgrading it if needed, and hands the
+/// connection back (the voice cache's hot path uses it; rexie then opens its own without an
+/// upgrade). `on_blocked` is called when an open connection
 /// elsewhere (another tab) holds the old version; after `blocked_timeout_ms` of being blocked the
 /// call gives up with `database_blocked` (the stored entries are untouched: the upgrade never ran).
 pub async fn prepare(
     name: &str,
     on_blocked: Option<js_sys::Function>,
     blocked_timeout_ms: f64,
-) -> CoachResult<Prepared> {
+) -> CoachResult<(Prepared, Option<IdbDatabase>)> {
     let factory = js::window()?
         .indexed_db()
         .map_err(|e| storage("indexedDB", &e))?
         .ok_or_else(|| CoachError::new("storage_error", "IndexedDB is not available (private mode?)"))?;
     let req = factory.open_with_u32(name, SCHEMA_VERSION).map_err(|e| storage("open", &e))?;
     let name = name.to_string();
+    // set when the blocked open timed out: a connection that opens later is closed again
+    let gave_up = std::rc::Rc::new(std::cell::Cell::new(false));
     let promise = js_sys::Promise::new(&mut |resolve, reject| {
         let r = req.clone();
         let reject_upgrade = reject.clone();
@@ -165,11 +168,16 @@ pub async fn prepare(
         req.set_onupgradeneeded(Some(on_upgrade.unchecked_ref()));
 
         let r = req.clone();
+        let late = gave_up.clone();
         let on_success = Closure::once_into_js(move || {
-            if let Ok(db) = r.result() {
-                db.unchecked_into::<IdbDatabase>().close();
+            let db = r.result().unwrap_or(JsValue::NULL);
+            if late.get() {
+                if let Some(db) = db.dyn_ref::<IdbDatabase>() {
+                    db.close();
+                }
+                return;
             }
-            let _ = resolve.call1(&JsValue::NULL, &JsValue::from_str("current"));
+            let _ = resolve.call1(&JsValue::NULL, &db);
         });
         req.set_onsuccess(Some(on_success.unchecked_ref()));
 
@@ -184,6 +192,7 @@ pub async fn prepare(
 
         let on_blocked = on_blocked.clone();
         let name = name.clone();
+        let gave_up = gave_up.clone();
         let on_blocked_cb = Closure::once_into_js(move || {
             js::web_sys_log(&format!("coach-wasm: opening {name} is blocked by a connection in another tab"));
             if let Some(f) = &on_blocked {
@@ -195,7 +204,9 @@ pub async fn prepare(
             )
             .into_js();
             let reject = reject.clone();
+            let gave_up = gave_up.clone();
             let cb = Closure::once_into_js(move || {
+                gave_up.set(true);
                 let _ = reject.call1(&JsValue::NULL, &err);
             });
             if let Some(w) = web_sys::window() {
@@ -208,8 +219,8 @@ pub async fn prepare(
         req.set_onblocked(Some(on_blocked_cb.unchecked_ref()));
     });
     match wasm_bindgen_futures::JsFuture::from(promise).await {
-        Ok(_) => Ok(Prepared::Current),
-        Err(e) if js::error_name(&e) == "VersionError" => Ok(Prepared::Newer),
+        Ok(db) => Ok((Prepared::Current, db.dyn_into::<IdbDatabase>().ok())),
+        Err(e) if js::error_name(&e) == "VersionError" => Ok((Prepared::Newer, None)),
         Err(e) if crate::error::is_coach_error(&e) => Err(CoachError {
             status: 0,
             code: js::string_field(&e, "error").unwrap_or_else(|| "storage_error".into()),
@@ -217,6 +228,35 @@ pub async fn prepare(
             details: None,
             retry_after: None,
         }),
+        Err(e) => Err(storage("open", &e)),
+    }
+}
+
+/// Opens `name` at whatever version it has (a newer tab upgraded it past ours), without upgrading.
+pub async fn open_current(name: &str) -> CoachResult<IdbDatabase> {
+    let factory = js::window()?
+        .indexed_db()
+        .map_err(|e| storage("indexedDB", &e))?
+        .ok_or_else(|| CoachError::new("storage_error", "IndexedDB is not available (private mode?)"))?;
+    let req = factory.open(name).map_err(|e| storage("open", &e))?;
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let r = req.clone();
+        let on_success = Closure::once_into_js(move || {
+            let _ = resolve.call1(&JsValue::NULL, &r.result().unwrap_or(JsValue::NULL));
+        });
+        req.set_onsuccess(Some(on_success.unchecked_ref()));
+        let r = req.clone();
+        let on_error = Closure::once_into_js(move |event: web_sys::Event| {
+            event.prevent_default();
+            let err = r.error().ok().flatten().map(JsValue::from).unwrap_or_else(|| JsValue::from_str("open failed"));
+            let _ = reject.call1(&JsValue::NULL, &err);
+        });
+        req.set_onerror(Some(on_error.unchecked_ref()));
+    });
+    match wasm_bindgen_futures::JsFuture::from(promise).await {
+        Ok(db) => db
+            .dyn_into::<IdbDatabase>()
+            .map_err(|_| CoachError::new("storage_error", "IndexedDB open gave no database")),
         Err(e) => Err(storage("open", &e)),
     }
 }

@@ -1,0 +1,292 @@
+//! What the voice cache asks of IndexedDB, counted by a spy on the IndexedDB prototypes: a `get`
+//! of a clip this instance knows answers after one request, in one transaction whose bookkeeping
+//! follows the answer and commits at once; a cold `get` reads its three records together; a `put`
+//! into a full cache is one transaction in two waves, then a sweep of the victim's audio. Also the
+//! invariants this design must keep: a clip replaced or deleted by another tab is never served
+//! from what this tab knew, counters exact under concurrent lookups from two tabs, expired clips
+//! dropped by a put, and counters a newer version added kept when this one writes the record.
+//!
+//! A "wave" is the number of the transaction's requests that had succeeded when a request was
+//! issued: requests issued together share it, and each distinct value is one round trip.
+
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use coach_wasm::cache::VoiceCache;
+use common::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Installs (once per page) counters on `IDBDatabase.transaction`, `IDBTransaction.commit` and the
+/// `IDBObjectStore` request methods; `__idbSpy.on` turns counting on.
+const SPY: &str = r#"
+if (!globalThis.__idbSpy) {
+  const spy = { on: false, tx: 0, commits: 0, requests: [] };
+  globalThis.__idbSpy = spy;
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (...args) {
+    const tx = transaction.apply(this, args);
+    if (spy.on) { spy.tx += 1; tx.__spyId = spy.tx; tx.__spyDone = 0; }
+    return tx;
+  };
+  const commit = IDBTransaction.prototype.commit;
+  IDBTransaction.prototype.commit = function () { if (spy.on) spy.commits += 1; return commit.call(this); };
+  for (const op of ['get', 'getAll', 'getAllKeys', 'getKey', 'put', 'add', 'delete', 'count', 'clear', 'openCursor', 'openKeyCursor']) {
+    const f = IDBObjectStore.prototype[op];
+    IDBObjectStore.prototype[op] = function (...args) {
+      const req = f.apply(this, args);
+      const tx = this.transaction;
+      if (spy.on && tx.__spyId) {
+        spy.requests.push({ tx: tx.__spyId, op, store: this.name, wave: tx.__spyDone });
+        req.addEventListener('success', () => { tx.__spyDone += 1; });
+      }
+      return req;
+    };
+  }
+}
+globalThis.__idbSpy.tx = 0;
+globalThis.__idbSpy.commits = 0;
+globalThis.__idbSpy.requests = [];
+globalThis.__idbSpy.on = true;
+"#;
+
+/// What the spy saw between [`spy_on`] and this call.
+struct Seen {
+    transactions: u32,
+    commits: u32,
+    /// (op, store, wave, transaction), in the order issued
+    requests: Vec<(String, String, u32, u32)>,
+}
+
+impl Seen {
+    fn waves(&self) -> BTreeSet<u32> {
+        self.requests.iter().map(|r| r.2).collect()
+    }
+    fn ops_in_wave(&self, wave: u32) -> Vec<String> {
+        self.requests.iter().filter(|r| r.2 == wave).map(|r| format!("{} {}", r.0, r.1)).collect()
+    }
+}
+
+fn spy_on() {
+    js_sys::Function::new_no_args(SPY).call0(&JsValue::NULL).unwrap();
+}
+
+fn spy_off() -> Seen {
+    let spy = prop(&js_sys::global().into(), "__idbSpy");
+    js_sys::Reflect::set(&spy, &"on".into(), &false.into()).unwrap();
+    let requests = js_sys::Array::from(&prop(&spy, "requests"))
+        .iter()
+        .map(|r| (s(&r, "op"), s(&r, "store"), n(&r, "wave") as u32, n(&r, "tx") as u32))
+        .collect();
+    Seen { transactions: n(&spy, "tx") as u32, commits: n(&spy, "commits") as u32, requests }
+}
+
+/// The requests issued so far (counting goes on).
+fn spy_off_keep() -> Vec<String> {
+    let spy = prop(&js_sys::global().into(), "__idbSpy");
+    js_sys::Array::from(&prop(&spy, "requests")).iter().map(|r| format!("{} {}", s(&r, "op"), s(&r, "store"))).collect()
+}
+
+/// How many records the `audio` store holds (read beside the cache, like another tab).
+async fn audio_records(db: &str) -> u32 {
+    let raw = open_raw(db, 2, |_| {}).await;
+    let tx = raw.transaction_with_str("audio").unwrap();
+    let req = tx.object_store("audio").unwrap().count().unwrap();
+    sleep(50).await;
+    raw.close();
+    req.result().unwrap().as_f64().unwrap() as u32
+}
+
+async fn open(db: &str) -> VoiceCache {
+    VoiceCache::open("user-cache-requests".into(), obj(&[("dbName", db.into())])).await.unwrap()
+}
+
+fn wav_blob(seed: u32) -> web_sys::Blob {
+    blob(&clip(2048, seed), "audio/wav")
+}
+
+#[wasm_bindgen_test]
+async fn a_get_of_a_known_clip_answers_after_one_read_in_one_transaction() {
+    let cache = open(&unique("req-get")).await;
+    cache.put("k".into(), wav_blob(1), json(r#"{"text":"Nice lift!","tone":"hype","duration":0.7}"#)).await.unwrap();
+
+    spy_on();
+    let got = cache.get("k".into()).await.unwrap();
+    let before_bookkeeping = spy_off_keep();
+    sleep(50).await; // the bookkeeping commits after the answer
+    let seen = spy_off();
+    assert!(!got.is_null());
+    assert_eq!(n(&got, "usageCount"), 1.0);
+    assert!(s(&got, "lastUsedAt") >= s(&got, "generatedAt"), "this use's time, as an ISO string");
+    assert_eq!((s(&got, "text"), s(&got, "tone"), n(&got, "duration")), ("Nice lift!".into(), "hype".into(), 0.7));
+    assert_eq!(s(&got, "mimeType"), "audio/wav");
+    assert_eq!(before_bookkeeping, ["get audio"], "the answer needed one request");
+    assert_eq!(seen.transactions, 1, "one transaction per get: {:?}", seen.requests);
+    assert_eq!(seen.ops_in_wave(0), ["get audio"]);
+    assert_eq!(seen.ops_in_wave(1), ["get clips", "get meta"], "bookkeeping reads, after the answer");
+    assert_eq!(seen.ops_in_wave(3), ["put clips", "put meta"]);
+    assert_eq!(seen.waves().len(), 3, "{:?}", seen.requests);
+    assert_eq!(seen.commits, 1, "committed at once, not after another round trip");
+    let stats = cache.stats().await.unwrap();
+    assert_eq!(n(&stats, "hits"), 1.0);
+    assert_eq!(n(&cache.peek("k".into()).await.unwrap(), "usageCount"), 1.0, "usage stored");
+}
+
+#[wasm_bindgen_test]
+async fn a_cold_get_reads_record_audio_and_counters_together() {
+    let db = unique("req-cold");
+    let cache = open(&db).await;
+    cache.put("k".into(), wav_blob(1), JsValue::UNDEFINED).await.unwrap();
+    cache.close();
+    let cache = open(&db).await; // a reload: this instance knows nothing yet
+
+    spy_on();
+    let got = cache.get("k".into()).await.unwrap();
+    let before_bookkeeping = spy_off_keep();
+    sleep(50).await;
+    let seen = spy_off();
+    assert!(!got.is_null());
+    assert_eq!(before_bookkeeping, ["get clips", "get audio", "get meta"]);
+    assert_eq!(seen.transactions, 1);
+    assert_eq!(seen.ops_in_wave(3), ["put clips", "put meta"], "one wave of writes after the answer");
+    assert_eq!(seen.commits, 1);
+
+    spy_on();
+    assert!(cache.get("absent".into()).await.unwrap().is_null());
+    sleep(50).await;
+    let seen = spy_off();
+    assert_eq!(seen.transactions, 1);
+    assert_eq!(seen.ops_in_wave(3), ["put meta"], "a miss writes only the counters");
+    let stats = cache.stats().await.unwrap();
+    assert_eq!((n(&stats, "hits"), n(&stats, "misses")), (1.0, 1.0));
+}
+
+#[wasm_bindgen_test]
+async fn a_clip_replaced_by_another_tab_is_not_served_from_what_this_tab_knew() {
+    let db = unique("req-stale");
+    let a = open(&db).await;
+    let b = open(&db).await;
+    a.put("k".into(), wav_blob(1), json(r#"{"text":"one","tone":"whisper"}"#)).await.unwrap();
+    assert_eq!(s(&a.get("k".into()).await.unwrap(), "text"), "one");
+    let replacement = clip(4096, 2);
+    b.put("k".into(), blob(&replacement, "audio/wav"), json(r#"{"text":"two","tone":"hype"}"#)).await.unwrap();
+    let got = a.get("k".into()).await.unwrap();
+    assert_eq!(s(&got, "text"), "two", "the new record, not the one this tab knew");
+    assert_eq!(s(&got, "tone"), "hype");
+    assert_eq!(bytes_of(&prop(&got, "audio").into()).await, replacement);
+    assert_eq!(n(&got, "usageCount"), 2.0, "the usage carried over the replacement, plus this use");
+
+    // deleted by the other tab: a miss here, counted once
+    b.delete("k".into()).await.unwrap();
+    assert!(a.get("k".into()).await.unwrap().is_null());
+    sleep(50).await;
+    let stats = a.stats().await.unwrap();
+    assert_eq!((n(&stats, "hits"), n(&stats, "misses")), (2.0, 1.0));
+}
+
+#[wasm_bindgen_test]
+async fn a_put_into_a_full_cache_is_one_transaction_in_two_waves_then_a_sweep() {
+    let db = unique("req-put");
+    let cache = open(&db).await;
+    for i in 0..10 {
+        cache.put(format!("fill-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
+    }
+
+    spy_on();
+    let out = cache.put("new".into(), wav_blob(99), JsValue::UNDEFINED).await.unwrap();
+    sleep(50).await; // the sweep of the victim's audio runs after the answer
+    let seen = spy_off();
+    let evicted = js_sys::Array::from(&prop(&out, "evicted"));
+    assert_eq!(evicted.length(), 1);
+    assert_eq!(n(&out, "entries"), 10.0);
+    let put: Vec<_> = seen.requests.iter().filter(|r| r.3 == 1).cloned().collect();
+    let put = Seen { transactions: 1, commits: 1, requests: put };
+    assert_eq!(put.ops_in_wave(0), ["getAll clips", "get meta", "put audio", "put clips"], "the writes start at once");
+    assert_eq!(put.ops_in_wave(2), ["delete clips", "put meta"], "after the reads: the victim leaves the index");
+    assert_eq!(put.waves().len(), 2, "{:?}", seen.requests);
+    let sweep: Vec<String> = seen.requests.iter().filter(|r| r.3 == 2).map(|r| format!("{} {}", r.0, r.1)).collect();
+    assert_eq!(sweep, ["getAllKeys clips", "getAllKeys audio", "delete audio"], "then its audio goes");
+    assert_eq!((seen.transactions, seen.commits), (2, 2));
+
+    let victim = evicted.get(0).as_string().unwrap();
+    assert!(!cache.has(victim).await.unwrap(), "the victim is gone");
+    assert!(cache.has("new".into()).await.unwrap());
+    assert_eq!(js_sys::Array::from(&cache.list().await.unwrap()).length(), 10);
+    assert_eq!(audio_records(&db).await, 10, "no audio left without its clip");
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_gets_from_two_tabs_count_every_hit_and_miss() {
+    let db = unique("req-concurrent");
+    let a = std::rc::Rc::new(open(&db).await);
+    let b = std::rc::Rc::new(open(&db).await);
+    a.put("hit".into(), wav_blob(3), JsValue::UNDEFINED).await.unwrap();
+    let all = js_sys::Array::new();
+    for i in 0..12u32 {
+        let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let key = if i % 3 == 0 { "miss" } else { "hit" };
+        all.push(&wasm_bindgen_futures::future_to_promise(async move { cache.get(key.into()).await }));
+    }
+    let results = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::all(&all)).await.unwrap();
+    let hits = js_sys::Array::from(&results).iter().filter(|r| !r.is_null()).count();
+    assert_eq!(hits, 8);
+    let stats = b.stats().await.unwrap();
+    assert_eq!(n(&stats, "hits"), 8.0, "no lost update between the tabs");
+    assert_eq!(n(&stats, "misses"), 4.0);
+    assert_eq!(n(&a.peek("hit".into()).await.unwrap(), "usageCount"), 8.0);
+}
+
+#[wasm_bindgen_test]
+async fn a_put_drops_expired_clips_instead_of_evicting_a_live_one() {
+    let db = unique("req-expired");
+    let cache = open(&db).await;
+    for i in 0..9 {
+        cache.put(format!("live-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
+    }
+    let past = json(r#"{"expiresAt":"2020-01-01T00:00:00Z"}"#);
+    let out = cache.put("old".into(), wav_blob(10), past).await.unwrap();
+    assert_eq!(n(&out, "entries"), 10.0, "full, one of them expired");
+    let out = cache.put("new".into(), wav_blob(20), JsValue::UNDEFINED).await.unwrap();
+    assert_eq!(js_sys::Array::from(&prop(&out, "expired")).to_vec(), [JsValue::from_str("old")]);
+    assert_eq!(js_sys::Array::from(&prop(&out, "evicted")).length(), 0, "room was made by expiry");
+    assert_eq!(n(&out, "entries"), 10.0);
+    let stats = cache.stats().await.unwrap();
+    assert_eq!((n(&stats, "entries"), n(&stats, "expired"), n(&stats, "evictions")), (10.0, 1.0, 0.0));
+    sleep(50).await;
+    assert_eq!(audio_records(&db).await, 10, "the expired clip's audio was swept");
+}
+
+#[wasm_bindgen_test]
+async fn counters_a_newer_version_added_survive_our_writes() {
+    let db = unique("req-future-stats");
+    let cache = open(&db).await;
+    cache.put("k".into(), wav_blob(1), JsValue::UNDEFINED).await.unwrap();
+    cache.close();
+    // a newer library stored a counter this one does not know
+    let raw = open_raw(&db, 2, |_| {}).await;
+    let tx = raw.transaction_with_str_and_mode("meta", web_sys::IdbTransactionMode::Readwrite).unwrap();
+    tx.object_store("meta")
+        .unwrap()
+        .put(&json(r#"{"id":"stats","hits":2,"misses":0,"puts":1,"prefetches":7}"#))
+        .unwrap();
+    sleep(50).await;
+    raw.close();
+
+    let cache = open(&db).await;
+    assert!(!cache.get("k".into()).await.unwrap().is_null());
+    cache.put("k2".into(), wav_blob(2), JsValue::UNDEFINED).await.unwrap();
+    let stats = cache.stats().await.unwrap();
+    assert_eq!((n(&stats, "hits"), n(&stats, "puts")), (3.0, 2.0));
+    cache.close();
+    let raw = open_raw(&db, 2, |_| {}).await;
+    let tx = raw.transaction_with_str("meta").unwrap();
+    let req = tx.object_store("meta").unwrap().get(&"stats".into()).unwrap();
+    sleep(50).await;
+    assert_eq!(n(&req.result().unwrap(), "prefetches"), 7.0, "the unknown counter was kept");
+    raw.close();
+}

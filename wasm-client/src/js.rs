@@ -8,32 +8,44 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{CoachError, CoachResult};
 
-/// A serde value as a plain JS object (through JSON: one serde format for the whole crate keeps the
-/// package small; dates are ISO strings, `None` is `null`).
-pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))?;
-    js_sys::JSON::parse(&text).map_err(|e| CoachError::new("invalid_response", error_message(&e)))
+/// How Rust values become JS values: plain objects for maps, `null` for `None` and `()`, numbers
+/// (never BigInt) for integers — the shapes a JSON round trip gave, without the JSON text.
+fn serializer() -> serde_wasm_bindgen::Serializer {
+    serde_wasm_bindgen::Serializer::json_compatible()
 }
 
-/// The JSON text of a JS value (`null` for `undefined`).
-fn json_text(value: &JsValue) -> Result<String, JsValue> {
-    if value.is_undefined() {
-        return Ok("null".into());
-    }
-    Ok(js_sys::JSON::stringify(value)?.as_string().unwrap_or_else(|| "null".into()))
+/// A serde value as a plain JS object (`serde-wasm-bindgen`; dates are ISO strings, `None` is
+/// `null`).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
+    value
+        .serialize(&serializer())
+        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))
 }
 
 /// A JS value as a serde type; `what` names the argument in the error.
 pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> CoachResult<T> {
-    let text = json_text(&value).map_err(|e| CoachError::invalid_argument(format!("{what}: {}", error_message(&e))))?;
-    serde_json::from_str(&text).map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+    serde_wasm_bindgen::from_value(value).map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
 }
 
 /// A stored record as a serde type, `None` when it does not have that shape (a record written by a
 /// newer version is skipped, not fatal).
 pub fn decode<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
-    serde_json::from_str(&json_text(value).ok()?).ok()
+    serde_wasm_bindgen::from_value(value.clone()).ok()
+}
+
+/// The JSON text of a serde value (request bodies, the outbox's stored bodies): `JSON.stringify`
+/// of its JS form, so the package carries no JSON writer of its own.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> CoachResult<String> {
+    let js = to_js(value)?;
+    let text = js_sys::JSON::stringify(&js).map_err(|e| CoachError::invalid_argument(error_message(&e)))?;
+    Ok(text.as_string().unwrap_or_else(|| "null".into()))
+}
+
+/// Parses JSON text into a serde type (`JSON.parse`, then [`from_js`]'s conversion); the error is
+/// the parser's or the shape's message.
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let js = js_sys::JSON::parse(text).map_err(|e| error_message(&e))?;
+    serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())
 }
 
 /// Milliseconds since the epoch.

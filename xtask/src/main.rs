@@ -3,7 +3,8 @@
 //! * `run`  — install what is missing, build the wasm package and the SvelteKit app, start the
 //!   server on the embedded defaults (SQLite, local speech) and say where to look.
 //! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
-//!   and PostgreSQL, the wasm32 build, the browser tests and the www end-to-end tests.
+//!   and PostgreSQL, the wasm32 build, the release package's size budget, the browser tests and the
+//!   www end-to-end tests.
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
 //! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies).
 //! * `bench [serving|economy|training|audio|all]` — the server's benchmarks (against nginx, the
@@ -35,6 +36,7 @@ commands:
                          tests, the www end-to-end tests (--no-browser skips both browser steps)
   test --browser-only [-- <cargo test args>]
                          only the browser tests (real server + fake outage started for them)
+  test --size-only        only the wasm package size budget (release build, gzip ≤ the budget)
   test --www-only [-- <scenario>...]
                          only the www end-to-end tests (signin workout textonly settings clone
                          offline admin)
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
             let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
             test::browser_only(extra)
         }
+        "test" if flags.contains(&"--size-only") => pkg::size_budget(),
         "test" if flags.contains(&"--www-only") => {
             let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
             test::www_e2e(extra)

@@ -1,6 +1,6 @@
 //! TypeScript declarations of the API bodies, generated from the Rust types with `ts-rs` (feature
 //! `ts`, build/test time only). The wasm package ships them as `wasm-client/src/api.d.ts`
-//! (`typescript_custom_section` in `wasm-client/src/ts.rs`); `tests/tests/ts_declarations.rs` fails
+//! (`typescript_custom_section` in `wasm-client/src/ts.rs`); `xtask/tests/ts_declarations.rs` fails
 //! when that file is not what these types generate (`COACH_UPDATE_TS=1` rewrites it).
 
 use ts_rs::{Config, TS};
@@ -41,7 +41,7 @@ pub fn package_declarations() -> String {
     ];
     let mut out = String::from(
         "// Generated from coach-shared's Rust types by ts-rs (shared/src/ts.rs): do not edit.\n\
-         // COACH_UPDATE_TS=1 cargo test -p coach-e2e --test ts_declarations rewrites this file.\n",
+         // COACH_UPDATE_TS=1 cargo test -p xtask --test ts_declarations rewrites this file.\n",
     );
     for d in decls {
         out.push('\n');

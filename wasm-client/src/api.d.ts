@@ -1,5 +1,5 @@
 // Generated from coach-shared's Rust types by ts-rs (shared/src/ts.rs): do not edit.
-// COACH_UPDATE_TS=1 cargo test -p coach-e2e --test ts_declarations rewrites this file.
+// COACH_UPDATE_TS=1 cargo test -p xtask --test ts_declarations rewrites this file.
 
 export type PiiKind = "email" | "phone" | "card_number" | "ssn" | "iban" | "ip_address" | "name";
 

@@ -2,7 +2,7 @@
 //!
 //! * The API bodies (`User`, `VoicePreferences`, `WorkoutEntry`...) are generated from
 //!   `coach_shared::types` by ts-rs (`shared/src/ts.rs`) into `api.d.ts` beside this file, never
-//!   written by hand; `cargo test -p coach-e2e --test ts_declarations` fails when that file drifts
+//!   written by hand; `cargo test -p xtask --test ts_declarations` fails when that file drifts
 //!   from the Rust types.
 //! * The client's own option bags and results (below) have no Rust struct of their own (they are
 //!   read field by field, or built as objects) and stay written here.

@@ -1,6 +1,6 @@
 //! The wasm package's TypeScript declarations of the API bodies (`wasm-client/src/api.d.ts`) are
 //! generated from coach-shared's Rust types (`shared/src/ts.rs`, ts-rs): this fails when the
-//! committed file drifts from the types. `COACH_UPDATE_TS=1 cargo test -p coach-e2e --test
+//! committed file drifts from the types. `COACH_UPDATE_TS=1 cargo test -p xtask --test
 //! ts_declarations` rewrites it.
 
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ fn package_declarations_match_the_rust_types() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "{} is not what coach-shared's types generate; run `COACH_UPDATE_TS=1 cargo test -p coach-e2e --test \
+        "{} is not what coach-shared's types generate; run `COACH_UPDATE_TS=1 cargo test -p xtask --test \
          ts_declarations` and commit the file",
         path.display()
     );

@@ -22,9 +22,32 @@ pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
         .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))
 }
 
-/// A JS value as a serde type; `what` names the argument in the error.
+/// A JS value as a serde type; `what` names the argument in the error. A key set to `undefined`
+/// counts as absent (as it did when arguments went through `JSON.stringify`), so
+/// `{ forceTone: undefined }` takes the default instead of failing.
 pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> CoachResult<T> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+    serde_wasm_bindgen::from_value(without_undefined(value))
+        .map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+}
+
+/// `value` without its `undefined`-valued own keys (one level: the option bags callers build).
+fn without_undefined(value: JsValue) -> JsValue {
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return value;
+    }
+    let entries = js_sys::Object::entries(value.unchecked_ref());
+    if !entries.iter().any(|e| js_sys::Array::from(&e).get(1).is_undefined()) {
+        return value;
+    }
+    let out = js_sys::Object::new();
+    for e in entries.iter() {
+        let pair = js_sys::Array::from(&e);
+        let v = pair.get(1);
+        if !v.is_undefined() {
+            let _ = js_sys::Reflect::set(&out, &pair.get(0), &v);
+        }
+    }
+    out.into()
 }
 
 /// A stored record as a serde type, `None` when it does not have that shape (a record written by a

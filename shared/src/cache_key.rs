@@ -14,7 +14,6 @@
 //! the browser keys its IndexedDB cache by it (so both sides agree on what a hit is).
 
 use sha2::{Digest, Sha256};
-use unicode_normalization::UnicodeNormalization;
 
 use crate::types::common::Tone;
 
@@ -23,6 +22,7 @@ pub const CLIP_KEY_VERSION: &str = "coach-clip-v1";
 
 /// Everything that changes the audio of a clip.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ClipKeyParts {
     /// The text as the user sent it (normalized by [`clip_cache_key`]).
@@ -42,7 +42,7 @@ pub struct ClipKeyParts {
 /// Text normalization applied before hashing: Unicode NFC, whitespace runs collapsed to one space,
 /// leading and trailing whitespace removed. Case and punctuation are kept: they change prosody.
 pub fn normalize_text(text: &str) -> String {
-    let nfc: String = text.nfc().collect();
+    let nfc = crate::unicode::nfc(text);
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -15,6 +15,8 @@
 //! | [`cache_key`] | the content key of a synthesized clip |
 //! | [`rotation`] | the 10-entry random-rotation policy of the voice cache |
 //! | [`tags`] | the vocabulary of workout context tags |
+//! | [`ts`] | TypeScript declarations of the API bodies (feature `ts`, ts-rs; build/test time only) |
+//! | [`unicode`] | NFC / NFKD from `unicode-normalization`, or from the browser (`browser-normalize`) |
 //!
 //! Test vectors in `shared/vectors/*.json` are loaded by the tests of this crate, of the server
 //! and of the wasm client (in Chromium), so the two sides cannot drift apart.
@@ -26,7 +28,10 @@ pub mod pii;
 pub mod rotation;
 pub mod tags;
 pub mod tone;
+#[cfg(feature = "ts")]
+pub mod ts;
 pub mod types;
+pub mod unicode;
 pub mod validate;
 
 pub use anonymize::{hash_user_id, is_hashed_user_id};
@@ -52,6 +57,10 @@ pub mod vectors {
     /// refused (with their kind) and ordinary coaching lines that must pass, for a user with
     /// these names.
     pub const PII_CORPUS: &str = include_str!("../vectors/pii_corpus.json");
+    /// `[{input, folded}]`: the text the PII recognisers read ([`crate::pii::folded`]), over
+    /// compatibility forms, marks, invisibles, other scripts' digits and look-alikes — the cases
+    /// where the browser's `String.prototype.normalize` must agree with `unicode-normalization`.
+    pub const FOLDS: &str = include_str!("../vectors/folds.json");
     /// Rotation decisions for a seeded random source.
     pub const ROTATION: &str = include_str!("../vectors/rotation.json");
 }

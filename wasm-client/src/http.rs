@@ -167,7 +167,7 @@ impl Http {
         path: &str,
         body: &B,
     ) -> CoachResult<T> {
-        let text = serde_json::to_string(body).map_err(|e| CoachError::invalid_argument(e.to_string()))?;
+        let text = js::to_json(body)?;
         self.json(method, path, Some(&text), Opts::default()).await
     }
 
@@ -207,7 +207,7 @@ async fn check(response: Response) -> CoachResult<Reply> {
     }
     let retry_after = response.headers().get("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
     let text = response.text().await.unwrap_or_default();
-    let mut err = match serde_json::from_str::<coach_shared::ErrorResponse>(&text) {
+    let mut err = match js::parse_json::<coach_shared::ErrorResponse>(&text) {
         Ok(body) => {
             CoachError { status, code: body.error, message: body.message, details: body.details, retry_after: None }
         }
@@ -227,7 +227,7 @@ async fn check(response: Response) -> CoachResult<Reply> {
 pub async fn decode<T: DeserializeOwned>(reply: Reply) -> CoachResult<T> {
     let status = reply.status;
     let text = reply.response.text().await.map_err(|e| CoachError::network(format!("the response broke off: {e}")))?;
-    serde_json::from_str(&text).map_err(|e| CoachError {
+    js::parse_json(&text).map_err(|e| CoachError {
         status,
         code: "invalid_response".into(),
         message: format!("the server's answer does not match the contract: {e}"),

@@ -8,32 +8,67 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{CoachError, CoachResult};
 
-/// A serde value as a plain JS object (through JSON: one serde format for the whole crate keeps the
-/// package small; dates are ISO strings, `None` is `null`).
+/// How Rust values become JS values: plain objects for maps, `null` for `None` and `()`, numbers
+/// (never BigInt) for integers — the shapes a JSON round trip gave, without the JSON text.
+fn serializer() -> serde_wasm_bindgen::Serializer {
+    serde_wasm_bindgen::Serializer::json_compatible()
+}
+
+/// A serde value as a plain JS object (`serde-wasm-bindgen`; dates are ISO strings, `None` is
+/// `null`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
-    let text = serde_json::to_string(value)
-        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))?;
-    js_sys::JSON::parse(&text).map_err(|e| CoachError::new("invalid_response", error_message(&e)))
+    value
+        .serialize(&serializer())
+        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))
 }
 
-/// The JSON text of a JS value (`null` for `undefined`).
-fn json_text(value: &JsValue) -> Result<String, JsValue> {
-    if value.is_undefined() {
-        return Ok("null".into());
-    }
-    Ok(js_sys::JSON::stringify(value)?.as_string().unwrap_or_else(|| "null".into()))
-}
-
-/// A JS value as a serde type; `what` names the argument in the error.
+/// A JS value as a serde type; `what` names the argument in the error. A key set to `undefined`
+/// counts as absent (as it did when arguments went through `JSON.stringify`), so
+/// `{ forceTone: undefined }` takes the default instead of failing.
 pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> CoachResult<T> {
-    let text = json_text(&value).map_err(|e| CoachError::invalid_argument(format!("{what}: {}", error_message(&e))))?;
-    serde_json::from_str(&text).map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+    serde_wasm_bindgen::from_value(without_undefined(value))
+        .map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+}
+
+/// `value` without its `undefined`-valued own keys (one level: the option bags callers build).
+fn without_undefined(value: JsValue) -> JsValue {
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return value;
+    }
+    let entries = js_sys::Object::entries(value.unchecked_ref());
+    if !entries.iter().any(|e| js_sys::Array::from(&e).get(1).is_undefined()) {
+        return value;
+    }
+    let out = js_sys::Object::new();
+    for e in entries.iter() {
+        let pair = js_sys::Array::from(&e);
+        let v = pair.get(1);
+        if !v.is_undefined() {
+            let _ = js_sys::Reflect::set(&out, &pair.get(0), &v);
+        }
+    }
+    out.into()
 }
 
 /// A stored record as a serde type, `None` when it does not have that shape (a record written by a
 /// newer version is skipped, not fatal).
 pub fn decode<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
-    serde_json::from_str(&json_text(value).ok()?).ok()
+    serde_wasm_bindgen::from_value(value.clone()).ok()
+}
+
+/// The JSON text of a serde value (request bodies, the outbox's stored bodies): `JSON.stringify`
+/// of its JS form, so the package carries no JSON writer of its own.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> CoachResult<String> {
+    let js = to_js(value)?;
+    let text = js_sys::JSON::stringify(&js).map_err(|e| CoachError::invalid_argument(error_message(&e)))?;
+    Ok(text.as_string().unwrap_or_else(|| "null".into()))
+}
+
+/// Parses JSON text into a serde type (`JSON.parse`, then [`from_js`]'s conversion); the error is
+/// the parser's or the shape's message.
+pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let js = js_sys::JSON::parse(text).map_err(|e| error_message(&e))?;
+    serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())
 }
 
 /// Milliseconds since the epoch.

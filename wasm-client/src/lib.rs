@@ -114,19 +114,10 @@ pub fn clip_key_for_profile(
 const TS_RULES: &str = r#"
 /** A PII finding of {@link findPii}; offsets are UTF-8 byte offsets. */
 export interface PiiFinding {
-  kind: 'email' | 'phone' | 'card_number' | 'ssn' | 'iban' | 'ip_address' | 'name';
+  kind: PiiKind;
   description: string;
   start: number;
   end: number;
-}
-/** Everything that changes a clip's audio (see {@link clipCacheKey}). */
-export interface ClipKeyParts {
-  text: string;
-  voice: string;
-  tone: Tone;
-  settings: string;
-  model: string;
-  format: string;
 }
 "#;
 

@@ -1,9 +1,20 @@
-//! TypeScript declarations of the API bodies, written by hand to mirror `coach_shared::types`
-//! (camelCase, the contracts' enums). The exports take and return plain objects of these shapes
-//! (serde ⇄ JS through `serde-wasm-bindgen`); every response is decoded into the shared Rust type
-//! first, so a body that breaks the contract is an `invalid_response` error, never a surprise.
+//! TypeScript declarations of the package's JS-facing shapes.
+//!
+//! * The API bodies (`User`, `VoicePreferences`, `WorkoutEntry`...) are generated from
+//!   `coach_shared::types` by ts-rs (`shared/src/ts.rs`) into `api.d.ts` beside this file, never
+//!   written by hand; `cargo test -p xtask --test ts_declarations` fails when that file drifts
+//!   from the Rust types.
+//! * The client's own option bags and results (below) have no Rust struct of their own (they are
+//!   read field by field, or built as objects) and stay written here.
+//!
+//! Values cross the boundary with `serde-wasm-bindgen` (`crate::js`); every response is decoded
+//! into the shared Rust type first, so a body that breaks the contract is an `invalid_response`
+//! error, never a surprise.
 
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_GENERATED: &str = include_str!("api.d.ts");
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_API: &str = r#"
@@ -25,143 +36,10 @@ export interface CoachClientOptions {
   cache?: VoiceCacheOptions;
 }
 
-export type VoiceCloneState = 'not_configured' | 'cloning' | 'ready' | 'active' | 'needs_update';
-
-export interface VoicePreferences {
-  id: string;
-  userId: string;
-  personality: Personality;
-  voiceEnabled: boolean;
-  toneAdaptation: boolean;
-  accessibilityMode: boolean;
-  elevenLabsVoiceId: string | null;
-  voiceCloneStatus: VoiceCloneState;
-  lastVoiceSetup: string | null;
-}
-
 /** Only the fields present change. */
-export interface VoicePreferencesUpdate {
-  personality?: Personality;
-  voiceEnabled?: boolean;
-  toneAdaptation?: boolean;
-  accessibilityMode?: boolean;
-}
-
-export interface ToneSettings { whisper: string; neutral: string; hype: string }
-
 /** Everything that, besides text and tone, decides a clip's audio for the caller right now. */
-export interface VoiceProfile {
-  provider: string;
-  model: string;
-  format: string;
-  personality: Personality;
-  voice: string;
-  settings: ToneSettings;
-  voiceEnabled: boolean;
-  toneAdaptation: boolean;
-}
-
-export interface VoiceSynthesisRequest {
-  /** At most 280 characters. */
-  text: string;
-  tone: Tone;
-  context: string;
-  enableCaching?: boolean;
-  personality?: Personality | null;
-  forceTone?: boolean;
-}
-
-export interface VoiceSynthesisResponse {
-  audioUrl: string;
-  /** Seconds. */
-  duration: number;
-  cached: boolean;
-  cacheId: string | null;
-  /** Milliseconds. */
-  generationLatency: number;
-  tone: Tone;
-  cacheKey: string;
-}
-
 /** One entry of the server's cache index. */
-export interface VoiceCacheEntry {
-  id: string;
-  textHash: string;
-  tone: Tone;
-  context: string;
-  generatedAt: string;
-  lastUsedAt: string;
-  usageCount: number;
-  duration: number;
-  expiresAt: string | null;
-}
-
-export interface VoiceCacheList {
-  cacheEntries: VoiceCacheEntry[];
-  totalEntries: number;
-  /** MB. */
-  totalSize: number;
-  maxEntries: number;
-}
-
 /** Criteria combine with OR. */
-export interface VoiceCacheClearRequest {
-  clearAll?: boolean;
-  cacheIds?: string[];
-  context?: string;
-  olderThan?: string;
-}
-
-export interface VoiceCacheClearResponse { clearedEntries: number; remainingEntries: number; freedSpace: number }
-
-export interface VoiceInteractionRequest {
-  workoutEntryId: string;
-  aiResponseText: string;
-  voiceTone: Tone;
-  wasVoicePlayed: boolean;
-  wasCached?: boolean;
-  generationLatency?: number | null;
-  playbackLatency?: number | null;
-}
-
-export interface VoiceInteraction {
-  id: string;
-  workoutEntryId: string;
-  aiResponseText: string;
-  voiceTone: Tone;
-  wasVoicePlayed: boolean;
-  wasCached: boolean;
-  generationLatency: number | null;
-  playbackLatency: number | null;
-  timestamp: string;
-}
-
-export interface VoiceInteractionsList {
-  interactions: VoiceInteraction[];
-  totalInteractions: number;
-  averageGenerationLatency: number | null;
-  averagePlaybackLatency: number | null;
-  cacheHitRate: number | null;
-}
-
-export type CloneJobStatus = 'processing' | 'completed' | 'failed';
-
-export interface VoiceCloneResponse {
-  cloneId: string;
-  status: CloneJobStatus;
-  estimatedCompletionTime: string;
-  elevenLabsJobId: string | null;
-}
-
-export interface VoiceCloneStatus {
-  cloneId: string;
-  status: CloneJobStatus;
-  progress: number;
-  elevenLabsVoiceId: string | null;
-  errorMessage: string | null;
-  completedAt: string | null;
-}
-
 /** Upload progress of `uploadVoiceClone`. */
 export interface UploadProgress {
   loaded: number;
@@ -194,57 +72,6 @@ export interface TrainingDataInput {
   contextTags: string[];
   /** When the workout event happened (default: now). */
   timestamp?: string;
-}
-
-export type TrainingDataStatus = 'received' | 'validated' | 'queued_for_training';
-export interface TrainingDataResponse { id: string; status: TrainingDataStatus; batchId: string | null }
-
-export interface CoachRequest {
-  workoutEntryId?: string | null;
-  exerciseType?: string | null;
-  setNumber?: number | null;
-  strainPercentage?: number | null;
-  skipReason?: string | null;
-  sleepHours?: number | null;
-  contextTags?: string[];
-}
-export interface CoachResponse { text: string; tone: Tone; modelVersion: string }
-
-export interface User {
-  id: string;
-  email: string;
-  name: string | null;
-  isPremium: boolean;
-  dataCollectionConsent: boolean;
-  voiceId: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface CreateWorkoutRequest {
-  exerciseType: string;
-  setNumber: number;
-  weight: number;
-  reps: number;
-  perceivedExertion: number;
-  strainPercentage?: number | null;
-  sleepHours?: number | null;
-  skipReason?: string | null;
-}
-
-export interface WorkoutEntry {
-  id: string;
-  userId: string;
-  exerciseType: string;
-  setNumber: number;
-  weight: number;
-  reps: number;
-  perceivedExertion: number;
-  strainPercentage: number | null;
-  sleepHours: number | null;
-  skipReason: string | null;
-  exportedForTraining: boolean;
-  createdAt: string;
 }
 
 /** A stored form of a {@link CoachError}. */

@@ -123,7 +123,7 @@ pub async fn upload_clone(http: &Http, upload: &JsValue) -> CoachResult<VoiceClo
     let status = xhr.status().unwrap_or(0);
     let text = xhr.response_text().ok().flatten().unwrap_or_default();
     if (200..300).contains(&status) {
-        return serde_json::from_str(&text).map_err(|e| CoachError {
+        return js::parse_json(&text).map_err(|e| CoachError {
             status,
             code: "invalid_response".into(),
             message: format!("the server's answer does not match the contract: {e}"),
@@ -132,7 +132,7 @@ pub async fn upload_clone(http: &Http, upload: &JsValue) -> CoachResult<VoiceClo
         });
     }
     let retry_after = xhr.get_response_header("retry-after").ok().flatten().and_then(|v| v.trim().parse().ok());
-    Err(match serde_json::from_str::<coach_shared::ErrorResponse>(&text) {
+    Err(match js::parse_json::<coach_shared::ErrorResponse>(&text) {
         Ok(b) => CoachError { status, code: b.error, message: b.message, details: b.details, retry_after },
         Err(_) => CoachError {
             status,

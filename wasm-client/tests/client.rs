@@ -89,6 +89,10 @@ async fn identity_consent_workouts_and_coaching() {
     assert!(!s(&answer, "text").is_empty());
     assert!(["whisper", "neutral", "hype"].contains(&s(&answer, "tone").as_str()));
     assert!(!s(&answer, "modelVersion").is_empty());
+    // a key set to `undefined` counts as absent, as it did through JSON (`contextTags` defaults)
+    let req = json(r#"{"exerciseType":"deadlift","setNumber":2,"strainPercentage":40}"#);
+    js_sys::Reflect::set(&req, &"contextTags".into(), &JsValue::UNDEFINED).unwrap();
+    assert!(!s(&c.coach(req).await.unwrap(), "text").is_empty());
 }
 
 #[wasm_bindgen_test]

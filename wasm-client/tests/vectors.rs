@@ -108,3 +108,30 @@ fn pii_corpus_verdicts_equal_the_shared_vectors() {
         assert!(find_pii(&t, Some(c.names.clone())).unwrap().is_null(), "false positive {t}");
     }
 }
+
+#[derive(Deserialize)]
+struct Fold {
+    input: String,
+    folded: String,
+}
+
+/// The package takes NFC/NFKD from the browser (`browser-normalize`): the normalised cache-key text
+/// and the PII fold equal the server's (`unicode-normalization`) on the shared vectors.
+#[wasm_bindgen_test]
+fn browser_normalization_equals_the_shared_vectors() {
+    assert_eq!(coach_shared::unicode::SOURCE, "browser");
+    #[derive(Deserialize)]
+    struct Normalized {
+        parts: coach_shared::ClipKeyParts,
+        normalized: String,
+    }
+    let keys: Vec<Normalized> = serde_json::from_str(coach_shared::vectors::CACHE_KEYS).unwrap();
+    for k in keys {
+        assert_eq!(coach_shared::normalize_text(&k.parts.text), k.normalized, "{:?}", k.parts.text);
+    }
+    let folds: Vec<Fold> = serde_json::from_str(coach_shared::vectors::FOLDS).unwrap();
+    assert!(folds.len() >= 15);
+    for f in folds {
+        assert_eq!(coach_shared::pii::folded(&f.input), f.folded, "{:?}", f.input);
+    }
+}

@@ -3,8 +3,9 @@
 //! * `run`  — install what is missing, build the wasm package and the SvelteKit app, start the
 //!   server on the embedded defaults (SQLite, local speech) and say where to look.
 //! * `test` — every check CI runs: formatting, clippy (warnings denied), all native tests on SQLite
-//!   and PostgreSQL, the app's generated API types, the wasm32 build, the browser tests, the www
-//!   end-to-end tests and the package in a fresh SvelteKit template app (SSR on).
+//!   and PostgreSQL, the app's generated API types, the wasm32 build, the release package's size
+//!   budget, the browser tests, the www end-to-end tests and the package in a fresh SvelteKit
+//!   template app (SSR on).
 //! * `wasm` — build only the npm package (`wasm-client/pkg`).
 //! * `bench-browser` — the browser library's benchmark in Chromium (cache vs idb-keyval, latencies)
 //!   and the app's first load (bytes over the wire, Lighthouse's mobile performance score).
@@ -39,9 +40,10 @@ commands:
                          end-to-end tests, the SSR template app (--no-browser skips the browser steps)
   test --browser-only [-- <cargo test args>]
                          only the browser tests (real server + fake outage started for them)
+  test --size-only        only the wasm package size budget (release build, gzip ≤ the budget)
   test --www-only [-- <scenario>...]
-                         only the www end-to-end tests (signin workout textonly settings clone
-                         offline admin)
+                         only the www end-to-end tests (signin workout phone textonly settings
+                         clone offline offlinesets coldstart storage update admin)
   test --ssr-only         only the SSR template app (the package in a fresh SvelteKit project)
   api-types [--check]    regenerate www/src/lib/api-types.ts from the server's OpenAPI document
                          (--check: fail when the committed file differs, as `test` does)
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
             let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
             test::browser_only(extra)
         }
+        "test" if flags.contains(&"--size-only") => pkg::size_budget(),
         "test" if flags.contains(&"--www-only") => {
             let extra = flags.iter().position(|f| *f == "--").map(|i| &flags[i + 1..]).unwrap_or(&[]);
             test::www_e2e(extra)

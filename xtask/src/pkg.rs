@@ -24,6 +24,12 @@ fn wasm_size(path: &Path) -> Result<WasmSize> {
     Ok(WasmSize { raw: bytes.len() as u64, gzip: gz.finish()?.len() as u64 })
 }
 
+/// The release package's budget: gzip -9 of `coach_wasm_bg.wasm` after wasm-opt, in bytes.
+/// `cargo xtask test` fails above it. Issue 11 asks for 90 KB; the package is 259.1 KB today (from
+/// 349 KB), so the budget is that figure plus a 2 % margin, to be lowered with every cut — never
+/// raised to let a change through (docs/performance.md, "Browser package size", says what weighs).
+pub const WASM_GZIP_BUDGET: u64 = 264 * 1024;
+
 fn kb(n: u64) -> String {
     format!("{:.1} KB", n as f64 / 1024.0)
 }
@@ -59,6 +65,34 @@ pub fn npm_ci_when_stale(dir: &Path) -> Result<PathBuf> {
 /// `release` uses the size-optimised `wasm-release` profile and then `wasm-opt`; the sizes
 /// (raw and gzip, before and after wasm-opt) are printed. Returns the package dir.
 pub fn build_wasm_package(release: bool) -> Result<PathBuf> {
+    build_wasm_package_sized(release).map(|(dir, _)| dir)
+}
+
+/// The size budget step of `cargo xtask test` (`cargo xtask test --size-only`): builds the release
+/// package and fails when its `coach_wasm_bg.wasm` is over [`WASM_GZIP_BUDGET`] gzipped. A size is
+/// deterministic for a given toolchain and lockfile, so this can be a test where a timer cannot.
+pub fn size_budget() -> Result<()> {
+    let (_, size) = build_wasm_package_sized(true)?;
+    let verdict = if size.gzip <= WASM_GZIP_BUDGET { "within" } else { "OVER" };
+    println!(
+        "wasm package size budget: coach_wasm_bg.wasm {} gzip ({} raw), budget {} gzip: {verdict}",
+        kb(size.gzip),
+        kb(size.raw),
+        kb(WASM_GZIP_BUDGET)
+    );
+    if size.gzip > WASM_GZIP_BUDGET {
+        bail!(
+            "the release wasm package is {} gzip, over its budget of {} (xtask/src/pkg.rs WASM_GZIP_BUDGET); \
+             `twiggy top` on a build with names shows what grew (docs/performance.md)",
+            kb(size.gzip),
+            kb(WASM_GZIP_BUDGET)
+        );
+    }
+    Ok(())
+}
+
+/// [`build_wasm_package`], also returning the final size of `coach_wasm_bg.wasm`.
+pub fn build_wasm_package_sized(release: bool) -> Result<(PathBuf, WasmSize)> {
     tools::ensure_wasm_target()?;
     tools::ensure_wasm_bindgen_cli()?;
     let profile = if release { "wasm-release" } else { "dev" };
@@ -72,7 +106,10 @@ pub fn build_wasm_package(release: bool) -> Result<PathBuf> {
     let out_s = out.to_string_lossy().to_string();
     let wasm_s = wasm.to_string_lossy().to_string();
     let mut bindgen = vec!["--target", "web", "--out-dir", &out_s, "--out-name", "coach_wasm"];
-    if release {
+    // COACH_WASM_KEEP_NAMES=1 keeps the function names, for `twiggy` (the sizes printed then are
+    // not the shipped ones)
+    let keep_names = std::env::var_os("COACH_WASM_KEEP_NAMES").is_some();
+    if release && !keep_names {
         // function names only help debugging; the release package ships without them
         bindgen.extend_from_slice(&["--remove-name-section", "--remove-producers-section"]);
     }
@@ -100,8 +137,13 @@ pub fn build_wasm_package(release: bool) -> Result<PathBuf> {
         // shrinks both. COACH_WASM_OPT overrides, e.g. COACH_WASM_OPT=-Oz.
         let level = std::env::var("COACH_WASM_OPT").unwrap_or_else(|_| "-O1 --dae-optimizing".into());
         let mut args: Vec<&str> = level.split_whitespace().collect();
-        args.push("--strip-debug");
-        args.push("--strip-producers");
+        if keep_names {
+            // wasm-opt drops the name section unless asked to keep it
+            args.push("-g");
+        } else {
+            args.push("--strip-debug");
+            args.push("--strip-producers");
+        }
         args.extend_from_slice(&features);
         args.extend_from_slice(&[&bg_s, "-o", &tmp_s]);
         cmd(&wasm_opt.to_string_lossy(), &args).run()?;
@@ -117,7 +159,7 @@ pub fn build_wasm_package(release: bool) -> Result<PathBuf> {
     }
     let js = wasm_size(&out.join("coach_wasm.js"))?;
     println!("  coach_wasm.js       glue:                {} raw, {} gzip", kb(js.raw), kb(js.gzip));
-    Ok(out)
+    Ok((out, after.unwrap_or(before)))
 }
 
 fn write_package_json(out: &std::path::Path) -> Result<()> {

@@ -70,6 +70,7 @@ pub fn run(opts: &Options) -> Result<()> {
     step("wasm32 build", &mut || {
         cmd("cargo", &["build", "-p", "coach-wasm", "--target", "wasm32-unknown-unknown"]).dir(&dir).run()
     })?;
+    step("wasm package size budget (release build, gzip of coach_wasm_bg.wasm)", &mut || crate::pkg::size_budget())?;
     if opts.browser {
         step("browser tests (wasm-bindgen-test in headless Chromium)", &mut || browser_tests())?;
     } else {

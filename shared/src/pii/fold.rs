@@ -16,8 +16,7 @@
 //! Case is kept (the name recogniser needs it); each folded byte remembers the byte range of the
 //! original character it came from, so findings are reported in the caller's offsets.
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+use crate::unicode::{is_combining_mark, nfkd_char};
 
 /// Text folded for detection, with the way back to the original's byte offsets.
 #[derive(Debug, Clone)]
@@ -61,11 +60,11 @@ fn fold_char(c: char, out: &mut impl FnMut(char)) {
         out(' ');
         return;
     }
-    for d in std::iter::once(c).nfkd() {
+    nfkd_char(c, &mut |d| {
         if !is_combining_mark(d) && !is_invisible(d) {
             out(map_look_alike(d));
         }
-    }
+    });
 }
 
 /// Invisible characters: the format characters (Unicode category Cf), variation selectors, the

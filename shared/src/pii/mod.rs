@@ -30,8 +30,15 @@ mod numbers;
 use fold::Folded;
 use names::Names;
 
+/// The text the recognisers read: `text` after undoing obfuscation (see [`fold`]). Exposed so the
+/// shared vectors (`shared/vectors/folds.json`) can prove the browser folds like the server.
+pub fn folded(text: &str) -> String {
+    Folded::new(text).text
+}
+
 /// What kind of PII was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
     /// An email address.

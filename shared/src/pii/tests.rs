@@ -147,3 +147,20 @@ fn long_inputs_scan_in_linear_time() {
         println!("pii scan of {} bytes of {unit:?}: {:?}", text.len(), t0.elapsed());
     }
 }
+
+#[derive(serde::Deserialize)]
+struct Fold {
+    input: String,
+    folded: String,
+}
+
+/// The fold (NFKD, marks and invisibles dropped, look-alikes unified) of the shared vectors: the
+/// browser (with `browser-normalize`) must give the same text, see wasm-client/tests/vectors.rs.
+#[test]
+fn folds_match_the_shared_vectors() {
+    let v: Vec<Fold> = serde_json::from_str(crate::vectors::FOLDS).unwrap();
+    assert!(v.len() >= 15);
+    for f in &v {
+        assert_eq!(folded(&f.input), f.folded, "{:?}", f.input);
+    }
+}

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Voice tone of a coaching line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Tone {
     /// Quiet and calm: a grinding, high-strain set.
@@ -45,6 +46,7 @@ impl std::fmt::Display for Tone {
 /// The coach's personality, which picks the default voice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Personality {
     /// Alice: the female coach voice.
     #[default]
@@ -81,6 +83,7 @@ impl std::fmt::Display for Personality {
 /// The body of every error response (`ErrorResponse` in both contracts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorResponse {
     /// Machine-readable error code, e.g. `validation_error`, `premium_required`.

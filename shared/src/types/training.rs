@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 /// `TrainingDataSubmission`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingDataSubmission {
     /// SHA-256 (lowercase hex) of the caller's user id.
@@ -24,9 +25,11 @@ pub struct TrainingDataSubmission {
     pub strain_percentage: f64,
     /// e.g. `too_tired`.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub skip_reason: Option<String>,
     /// 0–24.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 24))]
     pub sleep_hours: Option<f64>,
     /// At most 280 characters, no PII.
@@ -41,6 +44,7 @@ pub struct TrainingDataSubmission {
 /// Processing status of a training record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TrainingDataStatus {
     /// Stored.
@@ -54,6 +58,7 @@ pub enum TrainingDataStatus {
 /// `TrainingDataResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingDataResponse {
     /// Record identifier.
@@ -67,6 +72,7 @@ pub struct TrainingDataResponse {
 /// One anonymized training row, as the admin listing shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingRecord {
     /// Record identifier.
@@ -100,6 +106,7 @@ pub struct TrainingRecord {
 /// A page of anonymized training rows (admin).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingRecordList {
     /// Rows, newest first.
@@ -115,18 +122,21 @@ pub struct TrainingRecordList {
 /// `TrainingSessionRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingSessionRequest {
     /// Unique batch identifier for the training cycle.
     pub batch_id: String,
     /// Train even if a recent model exists.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub force_retrain: bool,
 }
 
 /// Pipeline state of a training session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TrainingStatus {
     /// Waiting for the worker.
@@ -172,6 +182,7 @@ impl TrainingStatus {
 /// `TrainingSession`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingSession {
     /// Identifier.
@@ -203,6 +214,7 @@ pub struct TrainingSession {
 /// New status requested by `PATCH .../sessions/{id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum TrainingSessionAction {
     /// Stop the session (it ends as `failed`, "Cancelled by an administrator").
@@ -214,19 +226,23 @@ pub enum TrainingSessionAction {
 /// `TrainingSessionUpdate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingSessionUpdate {
     /// Requested change.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub status: Option<TrainingSessionAction>,
     /// Note to keep with the session.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub error_message: Option<String>,
 }
 
 /// `TrainingSessionsList`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TrainingSessionsList {
     /// Newest first.
@@ -240,6 +256,7 @@ pub struct TrainingSessionsList {
 /// Lifecycle of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ModelStatus {
     /// Being trained.
@@ -255,6 +272,7 @@ pub enum ModelStatus {
 /// `ModelMetrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelMetrics {
     /// exp(validation loss).
@@ -272,6 +290,7 @@ pub struct ModelMetrics {
 /// `RollbackData`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RollbackData {
     /// The model serving before this one.
@@ -285,6 +304,7 @@ pub struct RollbackData {
 /// Where a model serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentEnvironment {
     /// Pre-production.
@@ -306,6 +326,7 @@ impl DeploymentEnvironment {
 /// `AIModel`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AiModel {
     /// Identifier.
@@ -338,6 +359,7 @@ pub struct AiModel {
 /// `AIModelsList`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct AiModelsList {
     /// Newest first.
@@ -349,6 +371,7 @@ pub struct AiModelsList {
 /// Rollback strategy of a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RollbackStrategy {
     /// Roll back at the first failed health check.
@@ -363,18 +386,21 @@ pub enum RollbackStrategy {
 /// `ModelDeploymentRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelDeploymentRequest {
     /// Target environment.
     pub deployment_environment: DeploymentEnvironment,
     /// Strategy if the deployment misbehaves.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<RollbackStrategy>", optional))]
     pub rollback_strategy: RollbackStrategy,
 }
 
 /// Status of a deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DeploymentStatus {
     /// In progress.
@@ -388,6 +414,7 @@ pub enum DeploymentStatus {
 /// `ModelDeploymentResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelDeploymentResponse {
     /// Identifier.
@@ -403,18 +430,21 @@ pub struct ModelDeploymentResponse {
 /// `ModelRollbackRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelRollbackRequest {
     /// Why.
     pub rollback_reason: String,
     /// Specific model to go back to (default: the previous one).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub target_model_id: Option<String>,
 }
 
 /// `ModelRollbackResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelRollbackResponse {
     /// Identifier.
@@ -428,34 +458,43 @@ pub struct ModelRollbackResponse {
 /// `POST /v1/ai/coach`: the workout context to coach on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CoachRequest {
     /// Take the context from this logged set (own workouts only).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub workout_entry_id: Option<String>,
     /// e.g. `bench_press` (required without `workoutEntryId`).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub exercise_type: Option<String>,
     /// 1–20.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub set_number: Option<u32>,
     /// 0–100.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub strain_percentage: Option<f64>,
     /// Why the set was skipped.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub skip_reason: Option<String>,
     /// 0–24.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub sleep_hours: Option<f64>,
     /// Context tags.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub context_tags: Vec<String>,
 }
 
 /// The coach's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CoachResponse {
     /// At most 280 characters, no PII.

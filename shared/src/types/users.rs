@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 /// Who a token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// An app user: reaches only their own data.
@@ -30,6 +31,7 @@ impl Role {
 /// A user of the fitness app, extended with the voice and training fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// Identifier chosen by the app's backend.
@@ -53,6 +55,7 @@ pub struct User {
 /// `POST /v1/users` (admin).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserRequest {
     /// 1–128 characters of `[A-Za-z0-9._:@-]`.
@@ -61,52 +64,64 @@ pub struct CreateUserRequest {
     pub email: String,
     /// Optional display name.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub name: Option<String>,
     /// Defaults to false.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub is_premium: bool,
     /// Defaults to false.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub data_collection_consent: bool,
 }
 
 /// `PATCH /v1/users/{id}` (admin): only the fields present change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateUserRequest {
     /// New email address.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub email: Option<String>,
     /// New display name.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub name: Option<String>,
     /// New premium state.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub is_premium: Option<bool>,
     /// New consent state.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub data_collection_consent: Option<bool>,
 }
 
 /// `POST /v1/auth/token` (admin): mint a token for a user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRequest {
     /// The user the token speaks for (must exist).
     pub user_id: String,
     /// `user` (default) or `admin`.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Role>", optional))]
     pub role: Role,
     /// Lifetime in seconds (default from the server's config, at most 30 days).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub ttl_seconds: Option<i64>,
 }
 
 /// A minted token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     /// HS256 JWT to send as `Authorization: Bearer <token>`.
@@ -120,6 +135,7 @@ pub struct TokenResponse {
 /// `PUT /v1/users/me/consent`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentUpdate {
     /// Whether anonymized training data may be collected from now on.
@@ -129,6 +145,7 @@ pub struct ConsentUpdate {
 /// One logged set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkoutEntry {
     /// Identifier.
@@ -160,6 +177,7 @@ pub struct WorkoutEntry {
 /// `POST /v1/workouts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWorkoutRequest {
     /// e.g. `bench_press`: 1–64 characters of `[a-z0-9_]`.
@@ -174,11 +192,14 @@ pub struct CreateWorkoutRequest {
     pub perceived_exertion: f64,
     /// 0–100.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub strain_percentage: Option<f64>,
     /// 0–24.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub sleep_hours: Option<f64>,
     /// Short reason, no PII.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub skip_reason: Option<String>,
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 /// State of the user's cloned voice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum VoiceCloneState {
     /// No clone was ever requested.
@@ -27,6 +28,7 @@ pub enum VoiceCloneState {
 /// `VoicePreferences`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoicePreferences {
     /// Identifier.
@@ -52,25 +54,31 @@ pub struct VoicePreferences {
 /// `VoicePreferencesUpdate`: only the fields present change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoicePreferencesUpdate {
     /// Coach personality.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub personality: Option<Personality>,
     /// Global voice on/off.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub voice_enabled: Option<bool>,
     /// Pick the tone from the workout context.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub tone_adaptation: Option<bool>,
     /// Enhanced visual/haptic feedback.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub accessibility_mode: Option<bool>,
 }
 
 /// Status of a cloning job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CloneJobStatus {
     /// Running.
@@ -84,6 +92,7 @@ pub enum CloneJobStatus {
 /// `VoiceCloneResponse` (202).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceCloneResponse {
     /// Job identifier.
@@ -99,6 +108,7 @@ pub struct VoiceCloneResponse {
 /// `VoiceCloneStatus`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceCloneStatus {
     /// Job identifier.
@@ -118,6 +128,7 @@ pub struct VoiceCloneStatus {
 /// `VoiceSynthesisRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceSynthesisRequest {
     /// At most 280 characters.
@@ -128,12 +139,15 @@ pub struct VoiceSynthesisRequest {
     pub context: String,
     /// Keep the clip in the user's cache index (default true).
     #[serde(default = "default_true")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub enable_caching: bool,
     /// Personality override.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub personality: Option<Personality>,
     /// Use `tone` as given even when tone adaptation is on (extension; default false).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub force_tone: bool,
 }
 
@@ -144,6 +158,7 @@ fn default_true() -> bool {
 /// `VoiceSynthesisResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceSynthesisResponse {
     /// Immutable URL of the clip.
@@ -165,6 +180,7 @@ pub struct VoiceSynthesisResponse {
 /// `VoiceCache`: one entry of the user's cache index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceCacheEntry {
     /// Entry identifier.
@@ -190,6 +206,7 @@ pub struct VoiceCacheEntry {
 /// `VoiceCacheList`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceCacheList {
     /// Entries (filtered).
@@ -205,25 +222,31 @@ pub struct VoiceCacheList {
 /// `VoiceCacheClearRequest`: criteria combine with OR.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceCacheClearRequest {
     /// Clear everything.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub clear_all: bool,
     /// Clear these entries.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub cache_ids: Option<Vec<String>>,
     /// Clear entries of this context.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub context: Option<String>,
     /// Clear entries generated before this time.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub older_than: Option<DateTime<Utc>>,
 }
 
 /// `VoiceCacheClearResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceCacheClearResponse {
     /// Entries removed.
@@ -237,6 +260,7 @@ pub struct VoiceCacheClearResponse {
 /// `VoiceInteractionRequest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceInteractionRequest {
     /// One of the caller's workout entries.
@@ -249,18 +273,22 @@ pub struct VoiceInteractionRequest {
     pub was_voice_played: bool,
     /// Whether the audio came from a cache.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub was_cached: bool,
     /// Milliseconds, ≥ 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub generation_latency: Option<f64>,
     /// Milliseconds, ≥ 0.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub playback_latency: Option<f64>,
 }
 
 /// `VoiceInteraction`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceInteraction {
     /// Identifier.
@@ -286,6 +314,7 @@ pub struct VoiceInteraction {
 /// `VoiceInteractionsList`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceInteractionsList {
     /// This page of the interactions, oldest first.
@@ -303,12 +332,14 @@ pub struct VoiceInteractionsList {
     /// otherwise — so a workout with fewer interactions than `limit` answers exactly as before
     /// paging. `totalInteractions` and the averages always cover the whole workout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub next_cursor: Option<String>,
 }
 
 /// The canonical provider settings string of each tone (part of the clip's cache key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ToneSettings {
     /// Settings used for `whisper`.
@@ -336,6 +367,7 @@ impl ToneSettings {
 /// computes the very same key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceProfile {
     /// `local` or `elevenlabs`.

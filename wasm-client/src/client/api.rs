@@ -74,11 +74,11 @@ impl CoachClient {
     pub async fn delete_my_data(&self) -> Result<JsValue, JsValue> {
         let reply = self.inner.http.send(Method::Delete, "/v1/users/me", None, Opts::default()).await?;
         let text = reply.response.text().await.unwrap_or_default();
-        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        let body = js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL);
         let name = self.inner.db.borrow().as_ref().map(|d| d.name().to_string());
         self.close();
         crate::idb::Db::delete(&name.unwrap_or_else(|| crate::idb::db_name_for(&self.inner.user_id))).await?;
-        Ok(js::to_js(&body)?)
+        Ok(body)
     }
 
     /// `POST /v1/workouts`: logs a set.
@@ -147,7 +147,7 @@ impl CoachClient {
         #[wasm_bindgen(unchecked_param_type = "VoiceSynthesisRequest")] req: JsValue,
     ) -> Result<web_sys::Blob, JsValue> {
         let req: VoiceSynthesisRequest = validated(req, "synthesis request")?;
-        let body = serde_json::to_string(&req).map_err(|e| CoachError::invalid_argument(e.to_string()))?;
+        let body = js::to_json(&req)?;
         Ok(self.inner.http.blob(Method::Post, "/v1/voice/synthesize", Some(&body), "audio/mpeg").await?)
     }
 
@@ -185,7 +185,7 @@ impl CoachClient {
         #[wasm_bindgen(unchecked_param_type = "VoiceCacheClearRequest")] req: JsValue,
     ) -> Result<JsValue, JsValue> {
         let req: VoiceCacheClearRequest = validated(req, "clear request")?;
-        let body = serde_json::to_string(&req).map_err(|e| CoachError::invalid_argument(e.to_string()))?;
+        let body = js::to_json(&req)?;
         let r: VoiceCacheClearResponse =
             self.inner.http.json(Method::Delete, "/v1/voice/cache", Some(&body), Opts::default()).await?;
         Ok(js::to_js(&r)?)

@@ -66,8 +66,7 @@ fn jwt_subject(token: &str) -> Option<String> {
         b64.push('=');
     }
     let json = web_sys::window()?.atob(&b64).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&json).ok()?;
-    v.get("sub")?.as_str().map(str::to_string)
+    js::string_field(&js_sys::JSON::parse(&json).ok()?, "sub")
 }
 
 impl Inner {

@@ -64,7 +64,7 @@ impl Inner {
     /// Validates and queues a voice interaction.
     pub async fn record_interaction(&self, req: &VoiceInteractionRequest) -> CoachResult<Outcome> {
         req.validate().map_err(|e| CoachError::validation(&e))?;
-        let body = serde_json::to_string(req).map_err(|e| CoachError::invalid_argument(e.to_string()))?;
+        let body = js::to_json(req)?;
         self.outbox().await?.submit(OutboxKind::VoiceInteraction, body).await
     }
 }
@@ -93,7 +93,7 @@ impl CoachClient {
         };
         let scanner = PiiScanner::with_names(self.inner.names.iter().map(String::as_str));
         sub.validate_for(&scanner, now).map_err(|e| CoachError::validation(&e))?;
-        let body = serde_json::to_string(&sub).map_err(|e| CoachError::invalid_argument(e.to_string()))?;
+        let body = js::to_json(&sub)?;
         let outcome = self.inner.outbox().await?.submit(OutboxKind::TrainingData, body).await?;
         Ok(js::to_js(&outcome)?)
     }

@@ -33,15 +33,21 @@ const SHELL = '/';
 const NEVER = [/^\/v1(\/|$)/, /^\/health$/, /^\/ready$/, /^\/metrics$/];
 
 const ASSETS = [...build, ...files];
+/** Where Vite puts content-hashed files (the server caches them for a year, `immutable`). */
+const IMMUTABLE = '/_app/immutable/';
 const PRECACHED = new Set([SHELL, ...ASSETS]);
 
 sw.addEventListener('install', (event) => {
 	event.waitUntil(
 		(async () => {
 			const cache = await caches.open(CACHE);
-			// `reload`: straight from the server, not from the HTTP cache (the shell is `no-cache`
-			// there anyway; hashed assets cannot be stale)
-			await cache.addAll([SHELL, ...ASSETS].map((u) => new Request(u, { cache: 'reload' })));
+			// Hashed files (`/_app/immutable/…`) cannot be stale, so they may come from the HTTP
+			// cache: the first visit's page already downloaded most of them, and precaching must
+			// not download them a second time. Everything else (the shell, `static/` files, which
+			// the server sends `no-cache`) comes straight from the server (`reload`).
+			await cache.addAll(
+				[SHELL, ...ASSETS].map((u) => new Request(u, { cache: u.startsWith(IMMUTABLE) ? 'default' : 'reload' }))
+			);
 		})()
 	);
 });

@@ -77,17 +77,7 @@ async fn an_offline_submission_arrives_once_after_going_online_even_when_sent_tw
 
     // ...and a third time by hand, as a retry after a lost response would
     let body = s(&item, "body");
-    let resp = gloo_net::http::Request::post(&format!("{base}/v1/ai-training/data"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &key)
-        .body(body)
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    assert_eq!(resp.headers().get("idempotent-replayed").as_deref(), Some("true"));
+    replay_by_hand(&base, "/v1/ai-training/data", &token, &key, body).await;
 
     assert_eq!(rows_with(&base, &admin, &text).await.len(), 1, "exactly one record on the server");
     assert_eq!(js_sys::Array::from(&tab1.outbox_items().await.unwrap()).length(), 0);

@@ -103,17 +103,7 @@ async fn a_set_logged_offline_is_created_once_and_its_interaction_follows() {
 
     // ...and once more by hand, as a retry after a lost response would
     let body = s(&queued[0], "body");
-    let resp = gloo_net::http::Request::post(&format!("{base}/v1/workouts"))
-        .header("Authorization", &format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &key)
-        .body(body)
-        .unwrap()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    assert_eq!(resp.headers().get("idempotent-replayed").as_deref(), Some("true"));
+    let resp = replay_by_hand(&base, "/v1/workouts", &token, &key, body).await;
     let replayed: serde_json::Value = resp.json().await.unwrap();
 
     let on_server = workouts(&base, &token).await;

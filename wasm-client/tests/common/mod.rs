@@ -215,3 +215,20 @@ pub async fn fake_count(fake: &str, what: &str) -> u32 {
 pub async fn wait(p: js_sys::Promise) -> Result<JsValue, JsValue> {
     JsFuture::from(p).await
 }
+
+/// POSTs an outbox item's `body` to `path` once more by hand with its `Idempotency-Key`, as a
+/// retry after a lost response would; asserts the server replayed the first answer and returns it.
+pub async fn replay_by_hand(base: &str, path: &str, token: &str, key: &str, body: String) -> gloo_net::http::Response {
+    let resp = gloo_net::http::Request::post(&format!("{base}{path}"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", key)
+        .body(body)
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers().get("idempotent-replayed").as_deref(), Some("true"));
+    resp
+}

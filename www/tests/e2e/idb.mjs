@@ -2,10 +2,9 @@
 // coach-wasm database of a user (raw IndexedDB, never creating or upgrading it) and the service
 // worker's caches — so the checks observe storage, not the app's rendering of it.
 
-import { sha256 } from './lib.mjs';
+import { dbName } from './lib.mjs';
 
-/** The package's IndexedDB database name of `userId` (wasm-client/src/idb: `db_name_for`). */
-export const dbName = (userId) => `coach-wasm:${sha256(userId).slice(0, 32)}`;
+export { dbName };
 
 /** Records in `store` of the database `name`; -1 when the database or the store does not exist.
  *  Opening without a version never upgrades; a missing database is not created (the upgrade is
@@ -39,17 +38,22 @@ export function idbCount(page, name, store) {
 	);
 }
 
-/** The clip records (metadata, no audio) of the database `name`. */
-export function idbClips(page, name) {
+/** Every record of `store` in the database `name` (`[]` when either does not exist). */
+export function idbAll(page, name, store) {
 	return page.evaluate(
-		(name) =>
+		([name, store]) =>
 			new Promise((resolve) => {
 				const req = indexedDB.open(name);
 				req.onupgradeneeded = () => req.transaction?.abort();
 				req.onerror = () => resolve([]);
 				req.onsuccess = () => {
 					const db = req.result;
-					const q = db.transaction('clips').objectStore('clips').getAll();
+					if (!db.objectStoreNames.contains(store)) {
+						db.close();
+						resolve([]);
+						return;
+					}
+					const q = db.transaction(store).objectStore(store).getAll();
 					q.onsuccess = () => {
 						db.close();
 						resolve(q.result);
@@ -60,9 +64,12 @@ export function idbClips(page, name) {
 					};
 				};
 			}),
-		name
+		[name, store]
 	);
 }
+
+/** The clip records (metadata, no audio) of the database `name`. */
+export const idbClips = (page, name) => idbAll(page, name, 'clips');
 
 /** Deletes the database `name` (what a browser's eviction does); resolves once it is gone. The
  *  page must hold no connection to it (use a page of the origin that is not the app, e.g. /health). */

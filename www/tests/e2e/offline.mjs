@@ -4,6 +4,7 @@
 // arrive after reconnect (checked in the admin listing): the set is created once, and no voice
 // interaction is recorded for it (the training record already carries the line).
 import { api, coachLine, dbName, devToken, logSet, openPage, pageHygiene, pageToken, setDone, sha256, shot, signIn, uid, until } from './lib.mjs';
+import { idbAll } from './idb.mjs';
 
 export const title = 'offline: cached line plays, submission queued, arrives after reconnect';
 
@@ -37,17 +38,10 @@ export default async function (browser, c) {
 		await shot(page, 'workout-offline');
 		const during = await listing();
 		c.that(during.total === before.total, `nothing reached the server while offline (total ${during.total})`);
-		const stored = await page.evaluate(async (db) => {
-			const open = indexedDB.open(db);
-			const conn = await new Promise((res, rej) => ((open.onsuccess = () => res(open.result)), (open.onerror = () => rej(open.error))));
-			const all = await new Promise((res, rej) => {
-				const r = conn.transaction('outbox').objectStore('outbox').getAll();
-				r.onsuccess = () => res(r.result);
-				r.onerror = () => rej(r.error);
-			});
-			conn.close();
-			return { items: all, local: Object.keys(localStorage).filter((k) => k.startsWith('coach.pending')) };
-		}, dbName(userId));
+		const stored = {
+			items: await idbAll(page, dbName(userId), 'outbox'),
+			local: await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('coach.pending')))
+		};
 		const set = stored.items.find((i) => i.kind === 'workout');
 		c.that(
 			!!set && /^[0-9a-f-]{36}$/.test(set.idempotencyKey) && JSON.parse(set.body).setNumber === 3 && stored.items.length === 2,

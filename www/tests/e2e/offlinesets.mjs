@@ -8,22 +8,11 @@
 // * no cached line at all: once the set is on the server the coach answers it (spoken), and its
 //   interaction is recorded.
 import { api, coachLine, dbName, logSet, openPage, pageHygiene, pageToken, setDone, signIn, uid, until } from './lib.mjs';
+import { idbAll } from './idb.mjs';
 
 export const title = 'queued sets: the offline line becomes the interaction, server unreachable, coaching after reconnect';
 
-async function outboxItems(page, userId) {
-	return page.evaluate(async (db) => {
-		const open = indexedDB.open(db);
-		const conn = await new Promise((res, rej) => ((open.onsuccess = () => res(open.result)), (open.onerror = () => rej(open.error))));
-		const all = await new Promise((res, rej) => {
-			const r = conn.transaction('outbox').objectStore('outbox').getAll();
-			r.onsuccess = () => res(r.result);
-			r.onerror = () => rej(r.error);
-		});
-		conn.close();
-		return all;
-	}, dbName(userId));
-}
+const outboxItems = (page, userId) => idbAll(page, dbName(userId), 'outbox');
 
 const interactionsOf = async (token, id) => (await api('GET', `/v1/voice/interactions/workout/${id}`, { token })).json?.interactions ?? [];
 

@@ -30,6 +30,7 @@
 //!   before its sweep leaves nothing for long either).
 //! * Everything else (list, stats, delete, clear, quota eviction) is rare and stays on rexie.
 pub mod lookup;
+pub mod put;
 pub mod record;
 pub mod store;
 
@@ -176,6 +177,8 @@ impl VoiceCache {
             ttl_ms,
             faults: RefCell::new(VecDeque::new()),
             known: Default::default(),
+            index: Default::default(),
+            pending: Default::default(),
         };
         Self { core: Rc::new(core) }
     }

@@ -411,3 +411,28 @@ async fn counters_a_newer_version_added_survive_our_writes() {
     assert_eq!(n(&req.result().unwrap(), "prefetches"), 7.0, "the unknown counter was kept");
     raw.close();
 }
+
+#[wasm_bindgen_test]
+fn records_and_outcomes_built_directly_match_serdes_shape() {
+    use coach_wasm::cache::record::{ClipRecord, PutOutcome};
+    let text = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    let full: ClipRecord = serde_json::from_str(
+        r#"{"key":"k","text":"Nice \"lift\"!","tone":"hype","context":"pr","generatedAt":"2026-01-02T03:04:05.678Z",
+            "lastUsedAt":"2026-01-02T03:04:05Z","usageCount":3,"expiresAt":"2026-02-01T00:00:00.000123Z",
+            "duration":0.7,"size":2048,"mimeType":"audio/wav","cacheId":"c-1"}"#,
+    )
+    .unwrap();
+    let bare = ClipRecord { text: None, expires_at: None, cache_id: None, ..full.clone() };
+    for r in [full, bare] {
+        assert_eq!(text(&r.to_object()), text(&coach_wasm::js::to_js(&r).unwrap()));
+    }
+    let out = PutOutcome {
+        key: "k".into(),
+        evicted: vec!["a".into()],
+        expired: vec![],
+        replaced: false,
+        entries: 10,
+        quota_recovered: true,
+    };
+    assert_eq!(text(&out.to_object()), text(&coach_wasm::js::to_js(&out).unwrap()));
+}

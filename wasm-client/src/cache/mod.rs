@@ -259,7 +259,7 @@ impl VoiceCache {
         let input: ClipInput =
             if info.is_undefined() || info.is_null() { ClipInput::default() } else { js::from_js(info, "info")? };
         let outcome = self.core.put(&key, &audio, &input).await?;
-        Ok(js::to_js(&outcome)?)
+        Ok(outcome.to_object())
     }
 
     /// Removes the clip under `key`; whether it was there.

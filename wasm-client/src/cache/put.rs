@@ -196,7 +196,7 @@ impl CacheCore {
             (Some(entries), _) => {
                 let (live, expired, evicted, previous) = decide(policy, entries, key, now_ms);
                 record.usage_count = previous.unwrap_or(0);
-                let object = js::to_js(&record)?;
+                let object = record.to_object();
                 clips.put(&object).map_err(|e| storage("put clip", &e))?;
                 for k in expired.iter().chain(&evicted) {
                     clips.delete(&key_js(k)).map_err(|e| storage("delete clip", &e))?;
@@ -227,7 +227,7 @@ impl CacheCore {
                 .await
             }
             (None, Some(all)) => {
-                let object = js::to_js(&record)?;
+                let object = record.to_object();
                 let put = clips.put(&object).map_err(|e| storage("put clip", &e))?;
                 *plan.borrow_mut() = Some(Plan {
                     outcome: PutOutcome {
@@ -255,7 +255,7 @@ impl CacheCore {
                     if let Some(usage) = previous.filter(|&u| u != p.record.usage_count) {
                         // a replace: the stored usage carries over
                         p.record.usage_count = usage;
-                        p.object = js::to_js(&p.record)?;
+                        p.object = p.record.to_object();
                         clips.put(&p.object).map_err(|e| storage("put clip", &e))?;
                     }
                     p.index = live;

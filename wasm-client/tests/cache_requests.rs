@@ -243,6 +243,22 @@ async fn a_put_into_a_full_cache_is_one_wave_of_writes_then_a_sweep() {
     assert_eq!((n(&stats, "puts"), n(&stats, "evictions")), (11.0, 1.0), "the counters were stored by the sweeps");
 }
 
+#[wasm_bindgen_test]
+async fn a_replace_keeps_the_usage_counted_since_the_clip_was_put() {
+    let cache = open(&unique("req-replace")).await;
+    for i in 0..10 {
+        cache.put(format!("k-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
+    }
+    for _ in 0..3 {
+        assert!(!cache.get("k-4".into()).await.unwrap().is_null());
+    }
+    let out = cache.put("k-4".into(), wav_blob(40), JsValue::UNDEFINED).await.unwrap();
+    assert!(prop(&out, "replaced").as_bool().unwrap());
+    assert!(gone(&out).is_empty(), "a replace evicts nothing");
+    assert_eq!(n(&out, "entries"), 10.0);
+    assert_eq!(n(&cache.peek("k-4".into()).await.unwrap(), "usageCount"), 3.0, "the uses carried over");
+}
+
 /// Keys listed now, sorted.
 async fn listed(cache: &VoiceCache) -> Vec<String> {
     let mut keys: Vec<String> =

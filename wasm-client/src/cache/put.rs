@@ -22,11 +22,14 @@
 //!   read. `stats()` adds the counters not yet folded, so this tab's stats are exact at once;
 //!   another tab sees them after the sweep (milliseconds), and a tab closed in between loses them.
 //!
+//! A replace (a key the memory holds) takes the cold path, so the stored usage count carries over.
+//!
 //! What a stale memory can cost: the count catches every change of the number of clips; a change
 //! that keeps it (another tab evicted one clip and put another) is noticed at the next mismatch or
 //! corrected by this instance's next sweep. Until then a victim may be picked among the clips this
-//! instance knew (the capacity and the reports stay right), and a put of a key another tab has just
-//! put may evict one clip more than needed (reported in `evicted`).
+//! instance knew (the capacity stays right); a put of a key only another tab has put since may
+//! evict one clip more than needed (reported in `evicted`) and restarts that clip's usage count;
+//! two tabs that picked the same victim at once both report it (and count it).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -161,7 +164,9 @@ impl CacheCore {
         let (clips, audio) = (store(&tx, CLIPS)?, store(&tx, AUDIO)?);
         let now = now();
         let now_ms = now.timestamp_millis() as f64;
-        let memo = self.index.borrow().clone();
+        // a replace of a clip this instance knows goes cold: the stored usage (which lookups, here
+        // or in other tabs, moved since the memory was filled) is read and carried over
+        let memo = self.index.borrow().clone().filter(|m| !m.iter().any(|e| e.key == key));
         // cold: the index is read first, in the same wave as the writes
         let all = match memo {
             None => Some(clips.get_all().map_err(|e| storage("list clips", &e))?),

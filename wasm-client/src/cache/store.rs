@@ -3,10 +3,11 @@
 //! (evict one random clip, retry once, then report `quota_exceeded`).
 //!
 //! Every operation is one transaction over the stores it touches, so two tabs putting clips at the
-//! same time cannot push the cache past its capacity, and the counters move with the data. The hot
-//! path (`get`, `peek`, `put`) runs on plain `web-sys` requests driven by one event handler
-//! ([`crate::idb::raw`]): `get` is one wave of reads, `put` two waves; the rest (delete, clear,
-//! list, stats, quota eviction) uses rexie. The design and its figures are in [`super`]'s docs.
+//! same time cannot push the cache past its capacity; the lookup counters move with the data, a
+//! put's counters follow in the sweep after it. The hot path (`get`, `peek`, `put`) runs on plain
+//! `web-sys` requests driven by one event handler ([`crate::idb::raw`]): `get` is one wave of
+//! reads, `put` one wave of writes (in [`super::put`]); the rest (delete, clear, list, stats, quota
+//! eviction) uses rexie. The design and its figures are in [`super`]'s docs.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};

@@ -1,10 +1,13 @@
 //! What the voice cache asks of IndexedDB, counted by a spy on the IndexedDB prototypes: a `get`
 //! of a clip this instance knows answers after one request, in one transaction whose bookkeeping
 //! follows the answer and commits at once; a cold `get` reads its three records together; a `put`
-//! into a full cache is one transaction in two waves, then a sweep of the victim's audio. Also the
-//! invariants this design must keep: a clip replaced or deleted by another tab is never served
-//! from what this tab knew, counters exact under concurrent lookups from two tabs, expired clips
-//! dropped by a put, and counters a newer version added kept when this one writes the record.
+//! into a full cache is one transaction of one wave of writes (no read first), then a sweep of the
+//! victim's audio and the counters; a put whose in-memory index another tab outdated repairs in
+//! its own transaction. Also the invariants this design must keep: a clip replaced or deleted by
+//! another tab is never served from what this tab knew, counters exact under concurrent lookups
+//! from two tabs, two tabs putting at once never past the capacity nor losing a clip unreported,
+//! expired clips dropped by a put, and counters a newer version added kept when this one writes
+//! the record.
 //!
 //! A "wave" is the number of the transaction's requests that had succeeded when a request was
 //! issued: requests issued together share it, and each distinct value is one round trip.
@@ -114,6 +117,7 @@ fn wav_blob(seed: u32) -> web_sys::Blob {
 async fn a_get_of_a_known_clip_answers_after_one_read_in_one_transaction() {
     let cache = open(&unique("req-get")).await;
     cache.put("k".into(), wav_blob(1), json(r#"{"text":"Nice lift!","tone":"hype","duration":0.7}"#)).await.unwrap();
+    sleep(50).await; // the put's sweep (counters) runs after its answer
 
     spy_on();
     let got = cache.get("k".into()).await.unwrap();
@@ -190,12 +194,20 @@ async fn a_clip_replaced_by_another_tab_is_not_served_from_what_this_tab_knew() 
 }
 
 #[wasm_bindgen_test]
-async fn a_put_into_a_full_cache_is_one_transaction_in_two_waves_then_a_sweep() {
+async fn a_put_into_a_full_cache_is_one_wave_of_writes_then_a_sweep() {
     let db = unique("req-put");
     let cache = open(&db).await;
-    for i in 0..10 {
+    spy_on();
+    cache.put("fill-0".into(), wav_blob(0), JsValue::UNDEFINED).await.unwrap();
+    sleep(50).await;
+    let first = spy_off();
+    let put: Vec<_> = first.requests.iter().filter(|r| r.3 == 1).cloned().collect();
+    let put = Seen { transactions: 1, commits: 1, requests: put };
+    assert_eq!(put.ops_in_wave(0), ["getAll clips", "put audio", "put clips"], "a first put reads the index");
+    for i in 1..10 {
         cache.put(format!("fill-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
     }
+    sleep(50).await; // the last fill's sweep
 
     spy_on();
     let out = cache.put("new".into(), wav_blob(99), JsValue::UNDEFINED).await.unwrap();
@@ -206,11 +218,16 @@ async fn a_put_into_a_full_cache_is_one_transaction_in_two_waves_then_a_sweep() 
     assert_eq!(n(&out, "entries"), 10.0);
     let put: Vec<_> = seen.requests.iter().filter(|r| r.3 == 1).cloned().collect();
     let put = Seen { transactions: 1, commits: 1, requests: put };
-    assert_eq!(put.ops_in_wave(0), ["getAll clips", "get meta", "put audio", "put clips"], "the writes start at once");
-    assert_eq!(put.ops_in_wave(2), ["delete clips", "put meta"], "after the reads: the victim leaves the index");
-    assert_eq!(put.waves().len(), 2, "{:?}", seen.requests);
-    let sweep: Vec<String> = seen.requests.iter().filter(|r| r.3 == 2).map(|r| format!("{} {}", r.0, r.1)).collect();
-    assert_eq!(sweep, ["getAllKeys clips", "getAllKeys audio", "delete audio"], "then its audio goes");
+    assert_eq!(
+        put.ops_in_wave(0),
+        ["put audio", "put clips", "delete clips", "count clips"],
+        "no read before the writes: the victim is picked from memory, the count checks it"
+    );
+    assert_eq!(put.waves().len(), 1, "{:?}", seen.requests);
+    let sweep: Vec<_> = seen.requests.iter().filter(|r| r.3 == 2).cloned().collect();
+    let sweep = Seen { transactions: 1, commits: 1, requests: sweep };
+    assert_eq!(sweep.ops_in_wave(0), ["getAll clips", "getAllKeys audio", "get meta"]);
+    assert_eq!(sweep.ops_in_wave(3), ["delete audio", "put meta"], "then its audio goes, and the counters move");
     assert_eq!((seen.transactions, seen.commits), (2, 2));
 
     let victim = evicted.get(0).as_string().unwrap();
@@ -218,6 +235,126 @@ async fn a_put_into_a_full_cache_is_one_transaction_in_two_waves_then_a_sweep() 
     assert!(cache.has("new".into()).await.unwrap());
     assert_eq!(js_sys::Array::from(&cache.list().await.unwrap()).length(), 10);
     assert_eq!(audio_records(&db).await, 10, "no audio left without its clip");
+    let stats = cache.stats().await.unwrap();
+    assert_eq!((n(&stats, "puts"), n(&stats, "evictions")), (11.0, 1.0));
+    cache.close();
+    let again = open(&db).await;
+    let stats = again.stats().await.unwrap();
+    assert_eq!((n(&stats, "puts"), n(&stats, "evictions")), (11.0, 1.0), "the counters were stored by the sweeps");
+}
+
+#[wasm_bindgen_test]
+async fn a_replace_keeps_the_usage_counted_since_the_clip_was_put() {
+    let cache = open(&unique("req-replace")).await;
+    for i in 0..10 {
+        cache.put(format!("k-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
+    }
+    for _ in 0..3 {
+        assert!(!cache.get("k-4".into()).await.unwrap().is_null());
+    }
+    let out = cache.put("k-4".into(), wav_blob(40), JsValue::UNDEFINED).await.unwrap();
+    assert!(prop(&out, "replaced").as_bool().unwrap());
+    assert!(gone(&out).is_empty(), "a replace evicts nothing");
+    assert_eq!(n(&out, "entries"), 10.0);
+    assert_eq!(n(&cache.peek("k-4".into()).await.unwrap(), "usageCount"), 3.0, "the uses carried over");
+}
+
+/// Keys listed now, sorted.
+async fn listed(cache: &VoiceCache) -> Vec<String> {
+    let mut keys: Vec<String> =
+        js_sys::Array::from(&cache.list().await.unwrap()).iter().map(|c| s(&c, "key")).collect();
+    keys.sort();
+    keys
+}
+
+/// Keys a put's outcome says left the cache.
+fn gone(out: &JsValue) -> Vec<String> {
+    let mut keys: Vec<String> =
+        js_sys::Array::from(&prop(out, "evicted")).iter().filter_map(|k| k.as_string()).collect();
+    keys.extend(js_sys::Array::from(&prop(out, "expired")).iter().filter_map(|k| k.as_string()));
+    keys
+}
+
+#[wasm_bindgen_test]
+async fn a_put_whose_memory_another_tab_outdated_repairs_in_its_own_transaction() {
+    let db = unique("req-repair");
+    let a = open(&db).await;
+    for i in 0..9 {
+        a.put(format!("a-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
+    }
+    // another tab fills the last place: `a` still believes there is room
+    let b = open(&db).await;
+    let out = b.put("b-0".into(), wav_blob(50), JsValue::UNDEFINED).await.unwrap();
+    assert!(gone(&out).is_empty());
+    sleep(50).await; // its sweep
+
+    spy_on();
+    let out = a.put("a-new".into(), wav_blob(60), JsValue::UNDEFINED).await.unwrap();
+    sleep(50).await;
+    let seen = spy_off();
+    let put: Vec<_> = seen.requests.iter().filter(|r| r.3 == 1).cloned().collect();
+    let put = Seen { transactions: 1, commits: 1, requests: put };
+    assert_eq!(put.ops_in_wave(0), ["put audio", "put clips", "count clips"], "no eviction planned from memory");
+    assert_eq!(put.ops_in_wave(3), ["getAll clips"], "the count showed 11: the index is read");
+    assert_eq!(put.ops_in_wave(4), ["delete clips"], "and the excess evicted before the commit");
+    assert_eq!(put.waves().len(), 3, "{:?}", seen.requests);
+    assert_eq!(n(&out, "entries"), 10.0);
+    let evicted = gone(&out);
+    assert_eq!(evicted.len(), 1);
+    assert_ne!(evicted[0], "a-new");
+
+    let mut expected: Vec<String> = (0..9).map(|i| format!("a-{i}")).chain(["b-0".into(), "a-new".into()]).collect();
+    expected.retain(|k| *k != evicted[0]);
+    expected.sort();
+    assert_eq!(listed(&a).await, expected, "the other tab's clip is kept unless reported evicted");
+    let stats = b.stats().await.unwrap();
+    assert_eq!(n(&stats, "entries"), 10.0);
+
+    // another tab deleted a clip: `a` plans an eviction it does not need, sees 9, keeps them
+    let victim = expected.iter().find(|k| *k != "a-new").unwrap().clone();
+    assert!(b.delete(victim.clone()).await.unwrap());
+    let out = a.put("a-after-delete".into(), wav_blob(70), JsValue::UNDEFINED).await.unwrap();
+    let after = listed(&a).await;
+    assert_eq!(n(&out, "entries"), after.len() as f64, "the outcome counts what is stored");
+    assert!(after.contains(&"a-after-delete".to_string()));
+}
+
+#[wasm_bindgen_test]
+async fn two_tabs_putting_at_once_never_hold_more_than_ten_clips_nor_lose_one() {
+    let db = unique("req-two-tabs");
+    let a = std::rc::Rc::new(open(&db).await);
+    let b = std::rc::Rc::new(open(&db).await);
+    for i in 0..10 {
+        a.put(format!("fill-{i}"), wav_blob(i), JsValue::UNDEFINED).await.unwrap();
+    }
+    let mut alive: BTreeSet<String> = (0..10).map(|i| format!("fill-{i}")).collect();
+    for round in 0..4u32 {
+        let all = js_sys::Array::new();
+        for i in 0..6u32 {
+            let cache = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let key = format!("r{round}-{i}");
+            alive.insert(key.clone());
+            all.push(&wasm_bindgen_futures::future_to_promise(async move {
+                cache.put(key, wav_blob(100 + i), JsValue::UNDEFINED).await
+            }));
+        }
+        let outs = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::all(&all)).await.unwrap();
+        for out in js_sys::Array::from(&outs).iter() {
+            assert!(n(&out, "entries") <= 10.0, "no commit past the capacity");
+            for k in gone(&out) {
+                // two tabs that picked the same victim at once both report it
+                alive.remove(&k);
+            }
+        }
+        let held = listed(&a).await;
+        assert!(held.len() <= 10, "{held:?}");
+        assert_eq!(held, alive.iter().cloned().collect::<Vec<_>>(), "every clip not reported gone is held");
+    }
+    assert_eq!(listed(&b).await.len(), 10);
+    sleep(100).await;
+    assert_eq!(audio_records(&db).await, 10, "no audio left without its clip");
+    let stats = a.stats().await.unwrap();
+    assert_eq!(n(&stats, "entries"), 10.0);
 }
 
 #[wasm_bindgen_test]
@@ -289,4 +426,29 @@ async fn counters_a_newer_version_added_survive_our_writes() {
     sleep(50).await;
     assert_eq!(n(&req.result().unwrap(), "prefetches"), 7.0, "the unknown counter was kept");
     raw.close();
+}
+
+#[wasm_bindgen_test]
+fn records_and_outcomes_built_directly_match_serdes_shape() {
+    use coach_wasm::cache::record::{ClipRecord, PutOutcome};
+    let text = |v: &JsValue| js_sys::JSON::stringify(v).unwrap().as_string().unwrap();
+    let full: ClipRecord = serde_json::from_str(
+        r#"{"key":"k","text":"Nice \"lift\"!","tone":"hype","context":"pr","generatedAt":"2026-01-02T03:04:05.678Z",
+            "lastUsedAt":"2026-01-02T03:04:05Z","usageCount":3,"expiresAt":"2026-02-01T00:00:00.000123Z",
+            "duration":0.7,"size":2048,"mimeType":"audio/wav","cacheId":"c-1"}"#,
+    )
+    .unwrap();
+    let bare = ClipRecord { text: None, expires_at: None, cache_id: None, ..full.clone() };
+    for r in [full, bare] {
+        assert_eq!(text(&r.to_object()), text(&coach_wasm::js::to_js(&r).unwrap()));
+    }
+    let out = PutOutcome {
+        key: "k".into(),
+        evicted: vec!["a".into()],
+        expired: vec![],
+        replaced: false,
+        entries: 10,
+        quota_recovered: true,
+    };
+    assert_eq!(text(&out.to_object()), text(&coach_wasm::js::to_js(&out).unwrap()));
 }

@@ -20,6 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
+use super::put::IndexMemo;
 use super::record::{ClipRecord, STATS_ID};
 use super::store::{CacheCore, CachedClip, Known, KnownClips, audio_of, bump, key_js, now, stats_object, store};
 use crate::error::CoachResult;
@@ -78,12 +79,14 @@ impl CacheCore {
         let audio = store(&tx, AUDIO)?;
         let entry = audio.get(&key_js(key)).map_err(|e| storage("get audio", &e))?;
         let (last, map, key) = (entry.clone(), self.known.clone(), key.to_string());
+        let index = self.index.clone();
         raw::run(&tx, &last, Resolve::AfterStep, "cache get", move |tx, keep| {
             let now = now();
             let st = Stores { clips: store(tx, CLIPS)?, audio, meta: store(tx, META)?, tx: tx.clone() };
             let (blob, stamp) = audio_of(&entry.result().unwrap_or(JsValue::UNDEFINED));
             let Some(blob) = blob else {
                 // evicted or deleted elsewhere: a miss; drop the metadata left, if any
+                forget(&index, &key);
                 map.borrow_mut().remove(&key);
                 owe(&st, keep, map, key, Owed::Miss { drop_clip: true, expired: false });
                 return Ok(Fast::Answer(None));
@@ -93,6 +96,7 @@ impl CacheCore {
                 return Ok(Fast::Stale);
             }
             if known.record.expired(now) {
+                forget(&index, &key);
                 map.borrow_mut().remove(&key);
                 owe(&st, keep, map, key, Owed::Miss { drop_clip: true, expired: true });
                 return Ok(Fast::Answer(None));
@@ -117,6 +121,7 @@ impl CacheCore {
         let entry = st.audio.get(&k).map_err(|e| storage("get audio", &e))?;
         let stats = st.meta.get(&key_js(STATS_ID)).map_err(|e| storage("get stats", &e))?;
         let (last, map, key) = (stats.clone(), self.known.clone(), key.to_string());
+        let index = self.index.clone();
         raw::run(&st.tx.clone(), &last, Resolve::AfterStep, "cache get", move |_, keep| {
             let now = now();
             let found = found.result().unwrap_or(JsValue::UNDEFINED);
@@ -142,6 +147,9 @@ impl CacheCore {
             };
             // expired, or metadata without audio (or unreadable): both halves go
             let drop_clip = found.is_object() && write.is_none();
+            if drop_clip {
+                forget(&index, &key);
+            }
             let Stores { tx, clips, audio, meta } = st;
             keep.after_answer(move || {
                 let done = (|| -> Result<(), JsValue> {
@@ -220,6 +228,13 @@ fn owe(st: &Stores, keep: &Keep, map: KnownClips, key: String, owed: Owed) {
             finish(&st.tx, done);
         });
     });
+}
+
+/// A clip this lookup deletes leaves the in-memory index of the puts too.
+fn forget(index: &IndexMemo, key: &str) {
+    if let Some(entries) = index.borrow_mut().as_mut() {
+        entries.retain(|e| e.key != key);
+    }
 }
 
 /// Commits after the bookkeeping's last request, or aborts (and logs) when one could not be made.

@@ -21,15 +21,19 @@
 //!   transaction right after the answer, so concurrent tabs never lose a count; only the answer's
 //!   `usageCount` can lag uses made meanwhile by another tab. A first lookup after a reload reads
 //!   record, audio and counters together.
-//! * `put` is one transaction in two waves: the index (`getAll` of ≤ 10 small records), the
-//!   counters, the audio and the record go out at once; from the counters' `success` the policy
-//!   picks the victims, whose index records are deleted with the counters' update, then commit. A
-//!   clip is out of the cache when its index record is gone, so the capacity holds at every
-//!   commit; the victims' audio Blobs (the costliest deletes) are removed right after the answer by
-//!   a sweep transaction that deletes every audio record the index does not name (so a page closed
-//!   before its sweep leaves nothing for long either).
+//! * `put` ([`put`]) of an instance that holds the index in memory issues its writes in **one**
+//!   wave without reading anything first: audio, record, the victims' index deletes (victims picked
+//!   from memory by the policy) and a `count` of the index. The count's `success` checks the
+//!   memory's prediction; a mismatch (another tab changed the index) is repaired in the same
+//!   transaction (read the index, evict the excess), so no commit ever holds more than the
+//!   capacity. A first put reads the index with its writes. A clip is out of the cache when its
+//!   index record is gone; the victims' audio Blobs (the costliest deletes) and the put counters
+//!   go in a sweep transaction right after the answer, which deletes every audio record the index
+//!   does not name (so a page closed before its sweep leaves nothing for long either), folds the
+//!   counters read-modify-write and refreshes the memory.
 //! * Everything else (list, stats, delete, clear, quota eviction) is rare and stays on rexie.
 pub mod lookup;
+pub mod put;
 pub mod record;
 pub mod store;
 
@@ -176,6 +180,8 @@ impl VoiceCache {
             ttl_ms,
             faults: RefCell::new(VecDeque::new()),
             known: Default::default(),
+            index: Default::default(),
+            pending: Default::default(),
         };
         Self { core: Rc::new(core) }
     }
@@ -256,7 +262,7 @@ impl VoiceCache {
         let input: ClipInput =
             if info.is_undefined() || info.is_null() { ClipInput::default() } else { js::from_js(info, "info")? };
         let outcome = self.core.put(&key, &audio, &input).await?;
-        Ok(js::to_js(&outcome)?)
+        Ok(outcome.to_object())
     }
 
     /// Removes the clip under `key`; whether it was there.

@@ -177,3 +177,55 @@ pub struct PutOutcome {
     /// Whether a quota error had to be resolved by evicting a clip first.
     pub quota_recovered: bool,
 }
+
+fn set(obj: &js_sys::Object, key: &str, value: &wasm_bindgen::JsValue) {
+    let _ = js_sys::Reflect::set(obj, &key.into(), value);
+}
+
+fn opt_str(v: Option<&str>) -> wasm_bindgen::JsValue {
+    v.map_or(wasm_bindgen::JsValue::NULL, wasm_bindgen::JsValue::from_str)
+}
+
+fn date(d: &DateTime<Utc>) -> wasm_bindgen::JsValue {
+    // chrono's serde spelling
+    wasm_bindgen::JsValue::from_str(&d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+fn strings(keys: &[String]) -> wasm_bindgen::JsValue {
+    keys.iter().map(|k| wasm_bindgen::JsValue::from_str(k)).collect::<js_sys::Array>().into()
+}
+
+impl ClipRecord {
+    /// The record as the plain JS object serde would give (same fields, order and spelling),
+    /// built directly: a put writes one without a JSON round trip.
+    pub fn to_object(&self) -> wasm_bindgen::JsValue {
+        let o = js_sys::Object::new();
+        set(&o, "key", &self.key.as_str().into());
+        set(&o, "text", &opt_str(self.text.as_deref()));
+        set(&o, "tone", &self.tone.as_str().into());
+        set(&o, "context", &self.context.as_str().into());
+        set(&o, "generatedAt", &date(&self.generated_at));
+        set(&o, "lastUsedAt", &date(&self.last_used_at));
+        set(&o, "usageCount", &self.usage_count.into());
+        set(&o, "expiresAt", &self.expires_at.as_ref().map_or(wasm_bindgen::JsValue::NULL, date));
+        set(&o, "duration", &self.duration.into());
+        set(&o, "size", &self.size.into());
+        set(&o, "mimeType", &self.mime_type.as_str().into());
+        set(&o, "cacheId", &opt_str(self.cache_id.as_deref()));
+        o.into()
+    }
+}
+
+impl PutOutcome {
+    /// The outcome as the plain JS object serde would give, built directly.
+    pub fn to_object(&self) -> wasm_bindgen::JsValue {
+        let o = js_sys::Object::new();
+        set(&o, "key", &self.key.as_str().into());
+        set(&o, "evicted", &strings(&self.evicted));
+        set(&o, "expired", &strings(&self.expired));
+        set(&o, "replaced", &self.replaced.into());
+        set(&o, "entries", &self.entries.into());
+        set(&o, "quotaRecovered", &self.quota_recovered.into());
+        o.into()
+    }
+}

@@ -3,23 +3,25 @@
 //! (evict one random clip, retry once, then report `quota_exceeded`).
 //!
 //! Every operation is one transaction over the stores it touches, so two tabs putting clips at the
-//! same time cannot push the cache past its capacity, and the counters move with the data. The hot
-//! path (`get`, `peek`, `put`) runs on plain `web-sys` requests driven by one event handler
-//! ([`crate::idb::raw`]): `get` is one wave of reads, `put` two waves; the rest (delete, clear,
-//! list, stats, quota eviction) uses rexie. The design and its figures are in [`super`]'s docs.
+//! same time cannot push the cache past its capacity; the lookup counters move with the data, a
+//! put's counters follow in the sweep after it. The hot path (`get`, `peek`, `put`) runs on plain
+//! `web-sys` requests driven by one event handler ([`crate::idb::raw`]): `get` is one wave of
+//! reads, `put` one wave of writes (in [`super::put`]); the rest (delete, clear, list, stats, quota
+//! eviction) uses rexie. The design and its figures are in [`super`]'s docs.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
-use coach_shared::{Admission, RandomSource, RotationPolicy};
+use coach_shared::{RandomSource, RotationPolicy};
 use futures_util::future::join;
 use rexie::{Store, TransactionMode};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{IdbObjectStore, IdbTransaction, IdbTransactionMode};
 
+use super::put::{IndexMemo, Pending};
 use super::record::{CacheStats, ClipInput, ClipRecord, PutOutcome, STATS_ID, StoredStats};
 use crate::error::{CoachError, CoachResult};
 use crate::idb::raw::{self, Resolve};
@@ -51,6 +53,10 @@ pub struct CacheCore {
     pub faults: RefCell<VecDeque<String>>,
     /// What this instance last wrote or read of each clip (see [`super::lookup`]).
     pub known: KnownClips,
+    /// The clip index as this instance last saw it (see [`super::put`]).
+    pub index: IndexMemo,
+    /// Counters of this instance's puts not yet in the stored counters (see [`super::put`]).
+    pub pending: Rc<RefCell<Pending>>,
 }
 
 /// What this instance last saw of a clip: its record as stored then, and the stamp of the audio
@@ -70,7 +76,7 @@ pub struct Known {
 pub type KnownClips = Rc<RefCell<HashMap<String, Known>>>;
 
 /// A new audio stamp: 64 random bits.
-fn new_stamp() -> String {
+pub(super) fn new_stamp() -> String {
     format!("{:016x}", getrandom::u64().unwrap_or_else(|_| js::now_ms().to_bits()))
 }
 
@@ -80,31 +86,6 @@ pub(super) fn audio_of(entry: &JsValue) -> (Option<web_sys::Blob>, Option<String
         return (None, None);
     }
     (js::get(entry, "blob").dyn_into::<web_sys::Blob>().ok(), js::get(entry, "stamp").as_string())
-}
-
-/// What a put needs of each stored clip record, read without serde (a put reads them all).
-struct IndexEntry {
-    key: String,
-    /// Expiry, ms since the epoch.
-    expires_ms: Option<f64>,
-    usage_count: u32,
-}
-
-impl IndexEntry {
-    /// `None` for a record without a string key (not ours to rotate).
-    fn of(rec: &JsValue) -> Option<IndexEntry> {
-        let key = js::get(rec, "key").as_string()?;
-        let expires = js::get(rec, "expiresAt").as_string();
-        // an unparsable date reads as never expiring, like serde's skip of an unreadable record
-        let expires_ms = expires.map(|e| js_sys::Date::parse(&e)).filter(|ms| ms.is_finite());
-        let usage_count = js::get(rec, "usageCount").as_f64().map_or(0, |n| n as u32);
-        Some(IndexEntry { key, expires_ms, usage_count })
-    }
-
-    /// The same rule as [`ClipRecord::expired`].
-    fn expired(&self, now_ms: f64) -> bool {
-        self.expires_ms.is_some_and(|e| e <= now_ms)
-    }
 }
 
 pub(super) fn now() -> DateTime<Utc> {
@@ -216,121 +197,6 @@ impl CacheCore {
         }
     }
 
-    /// One put, in one transaction and two request waves: the clip list, the counters and the
-    /// audio go out together; in the `success` event of the counters' read (the audio write is
-    /// still in flight) the policy picks the victims, and their deletes, the clip record and the
-    /// counters follow in the same transaction, committed at once.
-    async fn put_once(&self, key: &str, blob: &web_sys::Blob, input: &ClipInput) -> CoachResult<PutOutcome> {
-        let fault = self.faults.borrow_mut().pop_front();
-        let tx = self.db.raw_transaction(&[CLIPS, AUDIO, META], IdbTransactionMode::Readwrite).await?;
-        let (clips, audio, meta) = (store(&tx, CLIPS)?, store(&tx, AUDIO)?, store(&tx, META)?);
-        let now = now();
-        let now_ms = now.timestamp_millis() as f64;
-        let all = clips.get_all().map_err(|e| storage("list clips", &e))?;
-        let stats = meta.get(&key_js(STATS_ID)).map_err(|e| storage("get stats", &e))?;
-        let entry = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&entry, &"key".into(), &key_js(key));
-        let _ = js_sys::Reflect::set(&entry, &"blob".into(), blob);
-        let stamp = new_stamp();
-        let _ = js_sys::Reflect::set(&entry, &"stamp".into(), &JsValue::from_str(&stamp));
-        audio.put(&entry).map_err(|e| storage("put audio", &e))?;
-        let generated_at = input.generated_at.unwrap_or(now);
-        let expires_at = input.expires_at.or_else(|| {
-            self.ttl_ms.and_then(|ttl| DateTime::from_timestamp_millis(now.timestamp_millis() + ttl as i64))
-        });
-        let mime = if blob.type_().is_empty() { "audio/mpeg".to_string() } else { blob.type_() };
-        let mut record = ClipRecord {
-            key: key.to_string(),
-            text: input.text.clone(),
-            tone: input.tone,
-            context: input.context.clone(),
-            generated_at,
-            last_used_at: now,
-            // what this instance knows of a clip it replaces; corrected below if that is stale
-            usage_count: self.known.borrow().get(key).map_or(0, |k| k.record.usage_count),
-            expires_at,
-            duration: input.duration,
-            size: blob.size(),
-            mime_type: mime,
-            cache_id: input.cache_id.clone(),
-        };
-        let mut object = js::to_js(&record)?;
-        clips.put(&object).map_err(|e| storage("put clip", &e))?;
-
-        let policy = self.policy;
-        let abort = fault.is_some();
-        let last = stats.clone();
-        let result = raw::run(&tx, &last, Resolve::AfterCommit, "cache put", move |tx, _| {
-            let all = all.result().map(|a| js_sys::Array::from(&a).to_vec()).unwrap_or_default();
-            let stats = stats_object(stats.result().unwrap_or(JsValue::UNDEFINED));
-            let mut live = Vec::with_capacity(all.len());
-            let mut expired = Vec::new();
-            for entry in all.iter().filter_map(IndexEntry::of) {
-                if entry.expired(now_ms) && entry.key != record.key {
-                    expired.push(entry.key);
-                } else {
-                    live.push(entry);
-                }
-            }
-            let keys: Vec<&str> = live.iter().map(|r| r.key.as_str()).collect();
-            let mut evicted = Vec::new();
-            let mut previous = None;
-            match policy.admit(&keys, &record.key.as_str(), &mut CryptoRandom) {
-                Admission::Hit(i) => previous = Some(live[i].usage_count),
-                Admission::Insert { evict } => evicted.extend(evict.into_iter().map(|i| live[i].key.clone())),
-            }
-            // the victims leave the index here (so the cache never holds more than its capacity);
-            // their audio bytes go in the sweep that follows the commit
-            for k in expired.iter().chain(&evicted) {
-                clips.delete(&key_js(k)).map_err(|e| storage("delete clip", &e))?;
-            }
-            let usage = previous.unwrap_or(0);
-            if usage != record.usage_count {
-                // the guess made before the read was wrong: write the record again
-                record.usage_count = usage;
-                object = js::to_js(&record)?;
-                clips.put(&object).map_err(|e| storage("put clip", &e))?;
-            }
-            bump(&stats, "expired", expired.len());
-            bump(&stats, "evictions", evicted.len());
-            bump(&stats, "puts", 1);
-            meta.put(&stats).map_err(|e| storage("put stats", &e))?;
-            if abort {
-                let _ = tx.abort();
-            } else {
-                raw::commit(tx);
-            }
-            let entries = (live.len() - evicted.len() + usize::from(previous.is_none())) as u32;
-            let outcome = PutOutcome {
-                key: record.key.clone(),
-                evicted,
-                expired,
-                replaced: previous.is_some(),
-                entries,
-                quota_recovered: false,
-            };
-            Ok((outcome, record, object))
-        })
-        .await;
-        match (result, fault) {
-            (Err(_), Some(name)) => Err(simulated(&name)),
-            (Err(e), None) => Err(e),
-            (Ok((outcome, record, object)), _) => {
-                let mut known = self.known.borrow_mut();
-                for k in outcome.evicted.iter().chain(&outcome.expired) {
-                    known.remove(k);
-                }
-                known.insert(record.key.clone(), Known { record, object, stamp: Some(stamp) });
-                if !(outcome.evicted.is_empty() && outcome.expired.is_empty()) {
-                    // after the caller has the outcome (see `sweep_audio`)
-                    let db = self.db.clone();
-                    raw::two_microtasks_later(move || sweep_audio(&db));
-                }
-                Ok(outcome)
-            }
-        }
-    }
-
     /// Evicts one random clip other than `keep` to make room after a quota error.
     async fn evict_one_for_quota(&self, keep: &str) -> CoachResult<Vec<String>> {
         let tx = self.db.transaction(&[CLIPS, AUDIO, META], TransactionMode::ReadWrite).await?;
@@ -355,6 +221,7 @@ impl CacheCore {
         meta.put(&stats, None).await.map_err(|e| rexie_error("put stats", &e))?;
         commit(tx, "quota eviction").await?;
         self.known.borrow_mut().remove(&victim);
+        *self.index.borrow_mut() = None;
         Ok(vec![victim])
     }
 
@@ -367,6 +234,9 @@ impl CacheCore {
         delete_clip(&clips, &audio, key).await?;
         commit(tx, "cache delete").await?;
         self.known.borrow_mut().remove(key);
+        if let Some(index) = self.index.borrow_mut().as_mut() {
+            index.retain(|e| e.key != key);
+        }
         Ok(existed)
     }
 
@@ -380,6 +250,7 @@ impl CacheCore {
         audio.clear().await.map_err(|e| rexie_error("clear", &e))?;
         commit(tx, "cache clear").await?;
         self.known.borrow_mut().clear();
+        *self.index.borrow_mut() = Some(Vec::new());
         Ok(n)
     }
 
@@ -402,7 +273,12 @@ impl CacheCore {
         let tx = self.db.transaction(&[CLIPS, META], TransactionMode::ReadOnly).await?;
         let clips = tx.store(CLIPS).map_err(|e| rexie_error("store", &e))?;
         let meta = tx.store(META).map_err(|e| rexie_error("store", &e))?;
-        let stored = read_stats(&meta).await?;
+        let mut stored = read_stats(&meta).await?;
+        // this instance's puts the next sweep has not folded in yet
+        let p = *self.pending.borrow();
+        stored.puts += p.puts as u64;
+        stored.evictions += p.evictions as u64;
+        stored.expired += p.expired as u64;
         let now = now();
         let live: Vec<ClipRecord> =
             records(clips.get_all(None, None).await.map_err(|e| rexie_error("list clips", &e))?)
@@ -418,33 +294,9 @@ impl CacheCore {
         let tx = self.db.transaction(&[META], TransactionMode::ReadWrite).await?;
         let meta = tx.store(META).map_err(|e| rexie_error("store", &e))?;
         write_stats(&meta, &StoredStats::default()).await?;
+        *self.pending.borrow_mut() = Pending::default();
         commit(tx, "reset stats").await
     }
-}
-
-/// Deletes audio records no clip record names (the victims of the put that just committed, and
-/// any left by a page closed before its sweep ran), in a transaction of its own that the put does
-/// not wait for. Transactions are serialized, so a put running beside it is wholly before or after
-/// it: the audio of a clip in the index is never swept.
-fn sweep_audio(db: &Db) {
-    let Some(tx) = db.raw_transaction_now(&[CLIPS, AUDIO], IdbTransactionMode::Readwrite) else { return };
-    let (Ok(clips), Ok(audio)) = (store(&tx, CLIPS), store(&tx, AUDIO)) else { return };
-    let (Ok(named), Ok(held)) = (clips.get_all_keys(), audio.get_all_keys()) else { return };
-    let last = held.clone();
-    let step = move |tx: &IdbTransaction, _: &raw::Keep| {
-        let named: Vec<JsValue> = named.result().map(|k| js_sys::Array::from(&k).to_vec()).unwrap_or_default();
-        let held = held.result().map(|k| js_sys::Array::from(&k).to_vec()).unwrap_or_default();
-        for k in held.iter().filter(|k| !named.contains(k)) {
-            audio.delete(k).map_err(|e| storage("delete audio", &e))?;
-        }
-        raw::commit(tx);
-        Ok(())
-    };
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Err(e) = raw::run(&tx, &last, Resolve::AfterCommit, "cache sweep", step).await {
-            js::web_sys_log(&format!("coach-wasm: {}", e.message));
-        }
-    });
 }
 
 /// A full disk, or a commit that failed without a reason (which IndexedDB reports only as abort).
@@ -454,7 +306,7 @@ fn is_quota_like(e: &CoachError) -> bool {
             && e.details.as_ref().and_then(|d| d.get("name")).and_then(|n| n.as_str()) == Some("AbortError"))
 }
 
-fn simulated(name: &str) -> CoachError {
+pub(super) fn simulated(name: &str) -> CoachError {
     let code = if name == "QuotaExceededError" { "quota_exceeded" } else { "storage_error" };
     CoachError::new(code, format!("IndexedDB cache put failed: {name} (simulated)"))
         .with_details(serde_json::json!({ "name": name, "operation": "cache put", "simulated": true }))

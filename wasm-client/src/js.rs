@@ -17,17 +17,29 @@ fn serializer() -> serde_wasm_bindgen::Serializer {
 /// A serde value as a plain JS object (`serde-wasm-bindgen`; dates are ISO strings, `None` is
 /// `null`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
-    value
-        .serialize(&serializer())
-        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))
+    value.serialize(&serializer()).map_err(to_js_error)
+}
+
+// The error paths of the generic bridges are out of line and non-generic, so each serde type adds
+// only its (de)serializer to the package, not another copy of the message formatting.
+#[inline(never)]
+fn to_js_error(e: serde_wasm_bindgen::Error) -> CoachError {
+    CoachError::new("invalid_response", format!("could not convert to JS: {e}"))
+}
+
+#[inline(never)]
+fn from_js_error(what: &str, e: serde_wasm_bindgen::Error) -> CoachError {
+    CoachError::invalid_argument(format!("{what}: {e}"))
 }
 
 /// A JS value as a serde type; `what` names the argument in the error. A key set to `undefined`
 /// counts as absent (as it did when arguments went through `JSON.stringify`), so
 /// `{ forceTone: undefined }` takes the default instead of failing.
 pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> CoachResult<T> {
-    serde_wasm_bindgen::from_value(without_undefined(value))
-        .map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+    match serde_wasm_bindgen::from_value(without_undefined(value)) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(from_js_error(what, e)),
+    }
 }
 
 /// `value` without its `undefined`-valued own keys (one level: the option bags callers build).
@@ -59,16 +71,34 @@ pub fn decode<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
 /// The JSON text of a serde value (request bodies, the outbox's stored bodies): `JSON.stringify`
 /// of its JS form, so the package carries no JSON writer of its own.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> CoachResult<String> {
-    let js = to_js(value)?;
-    let text = js_sys::JSON::stringify(&js).map_err(|e| CoachError::invalid_argument(error_message(&e)))?;
+    stringify(&to_js(value)?)
+}
+
+/// `JSON.stringify` of a JS value.
+#[inline(never)]
+fn stringify(js: &JsValue) -> CoachResult<String> {
+    let text = js_sys::JSON::stringify(js).map_err(|e| CoachError::invalid_argument(error_message(&e)))?;
     Ok(text.as_string().unwrap_or_else(|| "null".into()))
 }
 
 /// Parses JSON text into a serde type (`JSON.parse`, then [`from_js`]'s conversion); the error is
 /// the parser's or the shape's message.
 pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    let js = js_sys::JSON::parse(text).map_err(|e| error_message(&e))?;
-    serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())
+    match serde_wasm_bindgen::from_value(parse(text)?) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(error_string(e)),
+    }
+}
+
+/// `JSON.parse`, the parser's message as the error.
+#[inline(never)]
+fn parse(text: &str) -> Result<JsValue, String> {
+    js_sys::JSON::parse(text).map_err(|e| error_message(&e))
+}
+
+#[inline(never)]
+fn error_string(e: serde_wasm_bindgen::Error) -> String {
+    e.to_string()
 }
 
 /// Milliseconds since the epoch.

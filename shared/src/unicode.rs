@@ -6,6 +6,10 @@
 //!   `/\p{M}/u` property class through `js-sys`, so the wasm package ships no normalisation tables
 //!   (they were the largest part of it, see docs/performance.md).
 //!
+//! Lowercasing (`str::to_lowercase`/`char::to_lowercase`, full Unicode mappings) goes the same way:
+//! [`lowercase`] and [`lowercase_char`] use `String.prototype.toLowerCase` with
+//! `browser-normalize`, so the package carries no case-mapping table either. ASCII stays in Rust.
+//!
 //! Both sides must give the same answers: the shared vectors (`cache_keys.json`, `pii_corpus.json`,
 //! `folds.json`) are checked natively and, through the package, in Chromium.
 
@@ -29,6 +33,20 @@ pub fn is_combining_mark(c: char) -> bool {
     !c.is_ascii() && imp::is_combining_mark(c)
 }
 
+/// The lowercase of `text`, as `str::to_lowercase` (full mappings, final sigma).
+pub fn lowercase(text: &str) -> String {
+    if text.is_ascii() { text.to_ascii_lowercase() } else { imp::lowercase(text) }
+}
+
+/// Calls `out` with each character of the lowercase mapping of `c`, as `char::to_lowercase`.
+pub fn lowercase_char(c: char, out: &mut impl FnMut(char)) {
+    if c.is_ascii() {
+        out(c.to_ascii_lowercase());
+    } else {
+        imp::lowercase_char(c, out)
+    }
+}
+
 /// Where the normalisation comes from: `"unicode-normalization"` or `"browser"`.
 pub const SOURCE: &str = imp::SOURCE;
 
@@ -48,6 +66,14 @@ mod imp {
 
     pub fn is_combining_mark(c: char) -> bool {
         unicode_normalization::char::is_combining_mark(c)
+    }
+
+    pub fn lowercase(text: &str) -> String {
+        text.to_lowercase()
+    }
+
+    pub fn lowercase_char(c: char, out: &mut impl FnMut(char)) {
+        c.to_lowercase().for_each(out)
     }
 }
 
@@ -76,6 +102,16 @@ mod imp {
         let mut buf = [0u8; 4];
         let s = c.encode_utf8(&mut buf);
         MARK.with(|m| m.test(s))
+    }
+
+    pub fn lowercase(text: &str) -> String {
+        JsString::from(text).to_lower_case().into()
+    }
+
+    pub fn lowercase_char(c: char, out: &mut impl FnMut(char)) {
+        // one character alone: no final-sigma context, as `char::to_lowercase`
+        let mut buf = [0u8; 4];
+        lowercase(c.encode_utf8(&mut buf)).chars().for_each(out)
     }
 
     fn normalize(text: &str, form: &str) -> String {

@@ -135,3 +135,28 @@ fn browser_normalization_equals_the_shared_vectors() {
         assert_eq!(coach_shared::pii::folded(&f.input), f.folded, "{:?}", f.input);
     }
 }
+
+/// The package lowercases through the browser (`String.prototype.toLowerCase`, no case table in
+/// the package): every character maps as Rust's `char::to_lowercase` maps it (the server's PII
+/// scan), and strings as `str::to_lowercase` (final sigma included).
+#[wasm_bindgen_test]
+fn browser_lowercase_equals_rusts_for_every_character() {
+    let mut differ = Vec::new();
+    for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+        let mut got = String::new();
+        coach_shared::unicode::lowercase_char(c, &mut |l| got.push(l));
+        if got != c.to_lowercase().collect::<String>() {
+            differ.push(c);
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} characters lowercase differently: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(20)]
+    );
+    for s in ["ΟΔΟΣ ΣΑΣ", "Σ", "AΣ.", "İstanbul", "ÅNGSTRÖM Ǆ ǅ", "ẞ STRASSE", "Ⅻ ⓐⒶ", "ΑΣ́Β", "plain ascii"]
+    {
+        assert_eq!(coach_shared::unicode::lowercase(s), s.to_lowercase(), "{s:?}");
+    }
+}

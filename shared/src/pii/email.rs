@@ -15,6 +15,7 @@
 //!   `mail`, `contact`, …) in the text — so `the video at youtube.com` still passes.
 
 use super::fold::Folded;
+use crate::unicode::lowercase;
 
 /// Top-level labels accepted after a spaced or spelled-out dot: the common generic ones and
 /// country codes that are not also English words (`at`, `in`, `me`, `no`, `us`, … are left out).
@@ -193,7 +194,7 @@ fn is_label(w: &str) -> bool {
 pub(crate) fn find(f: &Folded) -> Option<(usize, usize)> {
     let s = f.text.as_str();
     let toks = tokenize(s);
-    let lower = s.to_lowercase();
+    let lower = lowercase(s);
     let has_context = lower.split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| CONTEXT_WORDS.contains(&w));
     let word = |k: usize| toks.get(k).filter(|t| t.kind == Kind::Word).map(|t| &s[t.start..t.end]);
     for (a, at) in toks.iter().enumerate() {
@@ -228,7 +229,7 @@ pub(crate) fn find(f: &Folded) -> Option<(usize, usize)> {
         if toks.get(last + 1).is_some_and(|t| matches!(t.kind, Kind::At { .. })) {
             continue;
         }
-        let Some(tld) = labels.last().map(|t| t.to_lowercase()) else { continue };
+        let Some(tld) = labels.last().map(|t| lowercase(t)) else { continue };
         if labels.len() < 2 || tld.chars().count() < 2 || !tld.chars().all(char::is_alphabetic) {
             continue;
         }
@@ -236,7 +237,7 @@ pub(crate) fn find(f: &Folded) -> Option<(usize, usize)> {
             continue;
         }
         if !strong_at {
-            let provider = MAIL_PROVIDERS.contains(&labels[labels.len() - 2].to_lowercase().as_str());
+            let provider = MAIL_PROVIDERS.contains(&lowercase(labels[labels.len() - 2]).as_str());
             if !(local_sep || spelled_dot || provider || has_context) {
                 continue;
             }

@@ -298,7 +298,7 @@ fn classify(plus: bool, raw: &[&[u8]], seps: &[&[u8]], ctx: &Context) -> Option<
 
 /// Whether one of `words` is among the last four words of `before`.
 fn preceded_by(before: &str, words: &[&str]) -> bool {
-    let lower = before.to_lowercase();
+    let lower = crate::unicode::lowercase(before);
     lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().take(4).any(|w| words.contains(&w))
 }
 

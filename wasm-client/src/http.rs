@@ -219,7 +219,7 @@ async fn check(response: Response) -> CoachResult<Reply> {
     if (200..300).contains(&status) {
         return Ok(Reply { status, replayed, response });
     }
-    let retry_after = response.headers().get("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
+    let retry_after = response.headers().get("retry-after").and_then(|v| js::parse_f64(v.trim()));
     let text = response.text().await.unwrap_or_default();
     let mut err = match js::parse_json::<coach_shared::ErrorResponse>(&text) {
         Ok(body) => {

@@ -215,3 +215,43 @@ pub fn error_message(e: &JsValue) -> String {
 pub fn string_field(obj: &JsValue, key: &str) -> Option<String> {
     get(obj, key).as_string()
 }
+
+/// `s.parse::<f64>()` without Rust's float parser in the package: the same grammar (an optional
+/// sign, then `inf`, `infinity`, `nan` in any case, or digits with an optional `.` and exponent),
+/// checked here, and the conversion by `parseFloat` (correctly rounded, as Rust's). Used for
+/// `Retry-After`.
+pub fn parse_f64(s: &str) -> Option<f64> {
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let negative = s.starts_with('-');
+    let special = |v: f64| Some(if negative { -v } else { v });
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return special(f64::INFINITY);
+    }
+    if unsigned.eq_ignore_ascii_case("nan") {
+        return special(f64::NAN);
+    }
+    let b = unsigned.as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = digits(0);
+    let mut i = int;
+    let mut frac = 0;
+    if b.get(i) == Some(&b'.') {
+        frac = digits(i + 1);
+        i += 1 + frac;
+    }
+    if int + frac == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = digits(i);
+        if exp == 0 {
+            return None;
+        }
+        i += exp;
+    }
+    (i == b.len()).then(|| js_sys::Number::parse_float(s))
+}

@@ -160,3 +160,62 @@ fn browser_lowercase_equals_rusts_for_every_character() {
         assert_eq!(coach_shared::unicode::lowercase(s), s.to_lowercase(), "{s:?}");
     }
 }
+
+/// `Retry-After` is read without Rust's float parser in the package (`js::parse_f64`): it accepts
+/// and rejects what `str::parse::<f64>` does, with the same value.
+#[wasm_bindgen_test]
+fn retry_after_parses_as_rusts_f64_parser() {
+    let inputs = [
+        "0",
+        "5",
+        "120",
+        "1.5",
+        "+2",
+        "-3",
+        "-0",
+        ".5",
+        "5.",
+        "1e3",
+        "1E-2",
+        "2.5e+2",
+        "1.e5",
+        "1e400",
+        "1e-400",
+        "0.1",
+        "123456789012345678901234567890",
+        "9007199254740993",
+        "inf",
+        "+Infinity",
+        "-INF",
+        "NaN",
+        "-nan",
+        "",
+        ".",
+        "+",
+        "-",
+        "e5",
+        ".e5",
+        "1e",
+        "1e+",
+        "1.5.2",
+        "0x10",
+        "1_000",
+        " 5",
+        "5 ",
+        "+-5",
+        "1,5",
+        "infinite",
+        "Thu, 01 Jan 2037 00:00:00 GMT",
+        "١٢",
+    ];
+    for s in inputs {
+        let want = s.parse::<f64>().ok();
+        let got = coach_wasm::js::parse_f64(s);
+        match (want, got) {
+            (Some(w), Some(g)) if w.is_nan() => assert!(g.is_nan(), "{s:?}: {g}"),
+            (Some(w), Some(g)) => assert!(w.to_bits() == g.to_bits(), "{s:?}: {w} vs {g}"),
+            (None, None) => {}
+            _ => panic!("{s:?}: Rust {want:?}, package {got:?}"),
+        }
+    }
+}

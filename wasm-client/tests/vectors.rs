@@ -219,3 +219,20 @@ fn retry_after_parses_as_rusts_f64_parser() {
         }
     }
 }
+
+/// The PII scan's letter tests come from the browser's regular expressions (no property tables in
+/// the package): for every character they say what `char`'s own methods say on the server.
+#[wasm_bindgen_test]
+fn browser_letter_classes_equal_rusts_for_every_character() {
+    use coach_shared::unicode::{is_alphabetic, is_alphanumeric, is_uppercase};
+    let mut differ = Vec::new();
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        if is_alphabetic(c) != c.is_alphabetic()
+            || is_alphanumeric(c) != c.is_alphanumeric()
+            || is_uppercase(c) != c.is_uppercase()
+        {
+            differ.push(c);
+        }
+    }
+    assert!(differ.is_empty(), "{} characters differ: {:?}", differ.len(), &differ[..differ.len().min(20)]);
+}

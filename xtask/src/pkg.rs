@@ -25,11 +25,11 @@ fn wasm_size(path: &Path) -> Result<WasmSize> {
 }
 
 /// The release package's budget: gzip -9 of `coach_wasm_bg.wasm` after wasm-opt, in bytes.
-/// `cargo xtask test` fails above it. Issue 11 asks for 90 KB; the package is 249.3 KB today (from
+/// `cargo xtask test` fails above it. Issue 11 asks for 90 KB; the package is 247.1 KB today (from
 /// 349 KB; it had grown back to 281.1 KB with the day's merges), so the budget is that figure plus a
 /// 2 % margin, to be lowered with every cut — never raised to let a change through
 /// (docs/performance.md, "Browser package size", says what weighs).
-pub const WASM_GZIP_BUDGET: u64 = 255 * 1024;
+pub const WASM_GZIP_BUDGET: u64 = 253 * 1024;
 
 fn kb(n: u64) -> String {
     format!("{:.1} KB", n as f64 / 1024.0)

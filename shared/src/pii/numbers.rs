@@ -25,6 +25,7 @@
 
 use super::PiiKind;
 use super::fold::Folded;
+use crate::unicode::{is_alphabetic, is_alphanumeric};
 
 /// Spelled-out digits, read as digits.
 const DIGIT_WORDS: &[&str] = &["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
@@ -85,7 +86,7 @@ fn atoms(s: &str) -> Atoms {
             '0'..='9' | ' ' | '-' | '.' | '/' | ':' | ',' | '_' | '+' | '*' | '~' | '|' | '\\' | '(' | ')' => c as u8,
             '[' | '{' => b'(',
             ']' | '}' => b')',
-            c if c.is_alphabetic() => b'a',
+            c if is_alphabetic(c) => b'a',
             _ => b'?',
         };
         a.b.push(atom);
@@ -299,7 +300,7 @@ fn classify(plus: bool, raw: &[&[u8]], seps: &[&[u8]], ctx: &Context) -> Option<
 /// Whether one of `words` is among the last four words of `before`.
 fn preceded_by(before: &str, words: &[&str]) -> bool {
     let lower = crate::unicode::lowercase(before);
-    lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().take(4).any(|w| words.contains(&w))
+    lower.split(|c: char| !is_alphanumeric(c)).filter(|w| !w.is_empty()).rev().take(4).any(|w| words.contains(&w))
 }
 
 /// Finds the first identifying number in the folded text: its kind and folded byte range.

@@ -81,12 +81,14 @@ impl RotationPolicy {
         let cap = self.max_entries.max(1);
         let excess = (keys.len() + 1).saturating_sub(cap);
         let mut remaining: Vec<usize> = (0..keys.len()).collect();
-        let mut evict = Vec::with_capacity(excess);
+        // the picks, then listed in ascending order (marks rather than a sort: no sort routine in
+        // the browser package for this)
+        let mut picked = vec![false; keys.len()];
         for _ in 0..excess {
             let pick = rng.below(remaining.len());
-            evict.push(remaining.swap_remove(pick));
+            picked[remaining.swap_remove(pick)] = true;
         }
-        evict.sort_unstable();
+        let evict = (0..keys.len()).filter(|&i| picked[i]).collect();
         Admission::Insert { evict }
     }
 

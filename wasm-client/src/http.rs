@@ -156,8 +156,21 @@ impl Http {
         body: Option<&str>,
         opts: Opts<'_>,
     ) -> CoachResult<T> {
+        let (status, text) = self.json_text(method, path, body, opts).await?;
+        decode_text(status, &text)
+    }
+
+    /// `send`, then the body's text (the non-generic part of [`Http::json`], so the request path
+    /// is in the package once rather than once per response type).
+    async fn json_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        opts: Opts<'_>,
+    ) -> CoachResult<(u16, String)> {
         let reply = self.send(method, path, body, opts).await?;
-        decode(reply).await
+        read_text(reply).await
     }
 
     /// `json` with a serde body.
@@ -168,7 +181,8 @@ impl Http {
         body: &B,
     ) -> CoachResult<T> {
         let text = js::to_json(body)?;
-        self.json(method, path, Some(&text), Opts::default()).await
+        let (status, text) = self.json_text(method, path, Some(&text), Opts::default()).await?;
+        decode_text(status, &text)
     }
 
     /// Downloads a body as a Blob (audio).
@@ -205,7 +219,7 @@ async fn check(response: Response) -> CoachResult<Reply> {
     if (200..300).contains(&status) {
         return Ok(Reply { status, replayed, response });
     }
-    let retry_after = response.headers().get("retry-after").and_then(|v| v.trim().parse::<f64>().ok());
+    let retry_after = response.headers().get("retry-after").and_then(|v| js::parse_f64(v.trim()));
     let text = response.text().await.unwrap_or_default();
     let mut err = match js::parse_json::<coach_shared::ErrorResponse>(&text) {
         Ok(body) => {
@@ -225,13 +239,32 @@ async fn check(response: Response) -> CoachResult<Reply> {
 
 /// Decodes a JSON body into `T`.
 pub async fn decode<T: DeserializeOwned>(reply: Reply) -> CoachResult<T> {
+    let (status, text) = read_text(reply).await?;
+    decode_text(status, &text)
+}
+
+/// The status and body text of a reply.
+async fn read_text(reply: Reply) -> CoachResult<(u16, String)> {
     let status = reply.status;
     let text = reply.response.text().await.map_err(|e| CoachError::network(format!("the response broke off: {e}")))?;
-    js::parse_json(&text).map_err(|e| CoachError {
+    Ok((status, text))
+}
+
+/// Decodes a body's text into `T`; only the decoding itself is per type.
+fn decode_text<T: DeserializeOwned>(status: u16, text: &str) -> CoachResult<T> {
+    match js::parse_json(text) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(contract_error(status, text, &e)),
+    }
+}
+
+#[inline(never)]
+fn contract_error(status: u16, text: &str, e: &str) -> CoachError {
+    CoachError {
         status,
         code: "invalid_response".into(),
         message: format!("the server's answer does not match the contract: {e}"),
         details: Some(serde_json::json!({ "body": text.chars().take(500).collect::<String>() })),
         retry_after: None,
-    })
+    }
 }

@@ -17,17 +17,29 @@ fn serializer() -> serde_wasm_bindgen::Serializer {
 /// A serde value as a plain JS object (`serde-wasm-bindgen`; dates are ISO strings, `None` is
 /// `null`).
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> CoachResult<JsValue> {
-    value
-        .serialize(&serializer())
-        .map_err(|e| CoachError::new("invalid_response", format!("could not convert to JS: {e}")))
+    value.serialize(&serializer()).map_err(to_js_error)
+}
+
+// The error paths of the generic bridges are out of line and non-generic, so each serde type adds
+// only its (de)serializer to the package, not another copy of the message formatting.
+#[inline(never)]
+fn to_js_error(e: serde_wasm_bindgen::Error) -> CoachError {
+    CoachError::new("invalid_response", format!("could not convert to JS: {e}"))
+}
+
+#[inline(never)]
+fn from_js_error(what: &str, e: serde_wasm_bindgen::Error) -> CoachError {
+    CoachError::invalid_argument(format!("{what}: {e}"))
 }
 
 /// A JS value as a serde type; `what` names the argument in the error. A key set to `undefined`
 /// counts as absent (as it did when arguments went through `JSON.stringify`), so
 /// `{ forceTone: undefined }` takes the default instead of failing.
 pub fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> CoachResult<T> {
-    serde_wasm_bindgen::from_value(without_undefined(value))
-        .map_err(|e| CoachError::invalid_argument(format!("{what}: {e}")))
+    match serde_wasm_bindgen::from_value(without_undefined(value)) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(from_js_error(what, e)),
+    }
 }
 
 /// `value` without its `undefined`-valued own keys (one level: the option bags callers build).
@@ -59,16 +71,34 @@ pub fn decode<T: DeserializeOwned>(value: &JsValue) -> Option<T> {
 /// The JSON text of a serde value (request bodies, the outbox's stored bodies): `JSON.stringify`
 /// of its JS form, so the package carries no JSON writer of its own.
 pub fn to_json<T: Serialize + ?Sized>(value: &T) -> CoachResult<String> {
-    let js = to_js(value)?;
-    let text = js_sys::JSON::stringify(&js).map_err(|e| CoachError::invalid_argument(error_message(&e)))?;
+    stringify(&to_js(value)?)
+}
+
+/// `JSON.stringify` of a JS value.
+#[inline(never)]
+fn stringify(js: &JsValue) -> CoachResult<String> {
+    let text = js_sys::JSON::stringify(js).map_err(|e| CoachError::invalid_argument(error_message(&e)))?;
     Ok(text.as_string().unwrap_or_else(|| "null".into()))
 }
 
 /// Parses JSON text into a serde type (`JSON.parse`, then [`from_js`]'s conversion); the error is
 /// the parser's or the shape's message.
 pub fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    let js = js_sys::JSON::parse(text).map_err(|e| error_message(&e))?;
-    serde_wasm_bindgen::from_value(js).map_err(|e| e.to_string())
+    match serde_wasm_bindgen::from_value(parse(text)?) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(error_string(e)),
+    }
+}
+
+/// `JSON.parse`, the parser's message as the error.
+#[inline(never)]
+fn parse(text: &str) -> Result<JsValue, String> {
+    js_sys::JSON::parse(text).map_err(|e| error_message(&e))
+}
+
+#[inline(never)]
+fn error_string(e: serde_wasm_bindgen::Error) -> String {
+    e.to_string()
 }
 
 /// Milliseconds since the epoch.
@@ -184,4 +214,44 @@ pub fn error_message(e: &JsValue) -> String {
 /// A string property of an object, if present.
 pub fn string_field(obj: &JsValue, key: &str) -> Option<String> {
     get(obj, key).as_string()
+}
+
+/// `s.parse::<f64>()` without Rust's float parser in the package: the same grammar (an optional
+/// sign, then `inf`, `infinity`, `nan` in any case, or digits with an optional `.` and exponent),
+/// checked here, and the conversion by `parseFloat` (correctly rounded, as Rust's). Used for
+/// `Retry-After`.
+pub fn parse_f64(s: &str) -> Option<f64> {
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let negative = s.starts_with('-');
+    let special = |v: f64| Some(if negative { -v } else { v });
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return special(f64::INFINITY);
+    }
+    if unsigned.eq_ignore_ascii_case("nan") {
+        return special(f64::NAN);
+    }
+    let b = unsigned.as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = digits(0);
+    let mut i = int;
+    let mut frac = 0;
+    if b.get(i) == Some(&b'.') {
+        frac = digits(i + 1);
+        i += 1 + frac;
+    }
+    if int + frac == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp = digits(i);
+        if exp == 0 {
+            return None;
+        }
+        i += exp;
+    }
+    (i == b.len()).then(|| js_sys::Number::parse_float(s))
 }

@@ -432,7 +432,7 @@ pub async fn audio_outputs() -> Result<JsValue, JsValue> {
         any_label |= !d.label().is_empty();
         if d.kind() == web_sys::MediaDeviceKind::Audiooutput {
             outputs += 1;
-            labels.push(d.label().to_lowercase());
+            labels.push(coach_shared::unicode::lowercase(&d.label()));
         }
     }
     let headphones = any_label.then(|| {

@@ -131,7 +131,7 @@ pub async fn upload_clone(http: &Http, upload: &JsValue) -> CoachResult<VoiceClo
             retry_after: None,
         });
     }
-    let retry_after = xhr.get_response_header("retry-after").ok().flatten().and_then(|v| v.trim().parse().ok());
+    let retry_after = xhr.get_response_header("retry-after").ok().flatten().and_then(|v| js::parse_f64(v.trim()));
     Err(match js::parse_json::<coach_shared::ErrorResponse>(&text) {
         Ok(b) => CoachError { status, code: b.error, message: b.message, details: b.details, retry_after },
         Err(_) => CoachError {

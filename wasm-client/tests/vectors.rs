@@ -135,3 +135,104 @@ fn browser_normalization_equals_the_shared_vectors() {
         assert_eq!(coach_shared::pii::folded(&f.input), f.folded, "{:?}", f.input);
     }
 }
+
+/// The package lowercases through the browser (`String.prototype.toLowerCase`, no case table in
+/// the package): every character maps as Rust's `char::to_lowercase` maps it (the server's PII
+/// scan), and strings as `str::to_lowercase` (final sigma included).
+#[wasm_bindgen_test]
+fn browser_lowercase_equals_rusts_for_every_character() {
+    let mut differ = Vec::new();
+    for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+        let mut got = String::new();
+        coach_shared::unicode::lowercase_char(c, &mut |l| got.push(l));
+        if got != c.to_lowercase().collect::<String>() {
+            differ.push(c);
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} characters lowercase differently: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(20)]
+    );
+    for s in ["ΟΔΟΣ ΣΑΣ", "Σ", "AΣ.", "İstanbul", "ÅNGSTRÖM Ǆ ǅ", "ẞ STRASSE", "Ⅻ ⓐⒶ", "ΑΣ́Β", "plain ascii"]
+    {
+        assert_eq!(coach_shared::unicode::lowercase(s), s.to_lowercase(), "{s:?}");
+    }
+}
+
+/// `Retry-After` is read without Rust's float parser in the package (`js::parse_f64`): it accepts
+/// and rejects what `str::parse::<f64>` does, with the same value.
+#[wasm_bindgen_test]
+fn retry_after_parses_as_rusts_f64_parser() {
+    let inputs = [
+        "0",
+        "5",
+        "120",
+        "1.5",
+        "+2",
+        "-3",
+        "-0",
+        ".5",
+        "5.",
+        "1e3",
+        "1E-2",
+        "2.5e+2",
+        "1.e5",
+        "1e400",
+        "1e-400",
+        "0.1",
+        "123456789012345678901234567890",
+        "9007199254740993",
+        "inf",
+        "+Infinity",
+        "-INF",
+        "NaN",
+        "-nan",
+        "",
+        ".",
+        "+",
+        "-",
+        "e5",
+        ".e5",
+        "1e",
+        "1e+",
+        "1.5.2",
+        "0x10",
+        "1_000",
+        " 5",
+        "5 ",
+        "+-5",
+        "1,5",
+        "infinite",
+        "Thu, 01 Jan 2037 00:00:00 GMT",
+        "١٢",
+    ];
+    for s in inputs {
+        let want = s.parse::<f64>().ok();
+        let got = coach_wasm::js::parse_f64(s);
+        match (want, got) {
+            (Some(w), Some(g)) if w.is_nan() => assert!(g.is_nan(), "{s:?}: {g}"),
+            (Some(w), Some(g)) => assert!(w.to_bits() == g.to_bits(), "{s:?}: {w} vs {g}"),
+            (None, None) => {}
+            _ => panic!("{s:?}: Rust {want:?}, package {got:?}"),
+        }
+    }
+}
+
+/// The PII scan's letter tests come from the browser's regular expressions (no property tables in
+/// the package): for every character they say what `char`'s own methods say on the server.
+#[wasm_bindgen_test]
+fn browser_letter_classes_equal_rusts_for_every_character() {
+    use coach_shared::unicode::{is_alphabetic, is_alphanumeric, is_uppercase};
+    let mut differ = Vec::new();
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        if is_alphabetic(c) != c.is_alphabetic()
+            || is_alphanumeric(c) != c.is_alphanumeric()
+            || is_uppercase(c) != c.is_uppercase()
+        {
+            differ.push(c);
+        }
+    }
+    assert!(differ.is_empty(), "{} characters differ: {:?}", differ.len(), &differ[..differ.len().min(20)]);
+}

@@ -15,6 +15,7 @@
 //!   `mail`, `contact`, …) in the text — so `the video at youtube.com` still passes.
 
 use super::fold::Folded;
+use crate::unicode::{is_alphabetic, is_alphanumeric, lowercase};
 
 /// Top-level labels accepted after a spaced or spelled-out dot: the common generic ones and
 /// country codes that are not also English words (`at`, `in`, `me`, `no`, `us`, … are left out).
@@ -89,7 +90,7 @@ pub(crate) struct Token {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || "_%+-'".contains(c)
+    is_alphanumeric(c) || "_%+-'".contains(c)
 }
 
 /// A bracketed `at`/`dot` at `i` (`[at]`, `( dot )`, `{.}`, `<@>`): its end and whether it is an at.
@@ -186,15 +187,15 @@ pub(crate) fn tokenize(s: &str) -> Vec<Token> {
 }
 
 fn is_label(w: &str) -> bool {
-    !w.is_empty() && w.chars().all(|c| c.is_alphanumeric() || c == '-') && !w.starts_with('-') && !w.ends_with('-')
+    !w.is_empty() && w.chars().all(|c| is_alphanumeric(c) || c == '-') && !w.starts_with('-') && !w.ends_with('-')
 }
 
 /// Finds the first email address in the folded text: its folded byte range.
 pub(crate) fn find(f: &Folded) -> Option<(usize, usize)> {
     let s = f.text.as_str();
     let toks = tokenize(s);
-    let lower = s.to_lowercase();
-    let has_context = lower.split(|c: char| !c.is_alphanumeric() && c != '-').any(|w| CONTEXT_WORDS.contains(&w));
+    let lower = lowercase(s);
+    let has_context = lower.split(|c: char| !is_alphanumeric(c) && c != '-').any(|w| CONTEXT_WORDS.contains(&w));
     let word = |k: usize| toks.get(k).filter(|t| t.kind == Kind::Word).map(|t| &s[t.start..t.end]);
     for (a, at) in toks.iter().enumerate() {
         let Kind::At { strong: strong_at } = at.kind else { continue };
@@ -228,15 +229,15 @@ pub(crate) fn find(f: &Folded) -> Option<(usize, usize)> {
         if toks.get(last + 1).is_some_and(|t| matches!(t.kind, Kind::At { .. })) {
             continue;
         }
-        let Some(tld) = labels.last().map(|t| t.to_lowercase()) else { continue };
-        if labels.len() < 2 || tld.chars().count() < 2 || !tld.chars().all(char::is_alphabetic) {
+        let Some(tld) = labels.last().map(|t| lowercase(t)) else { continue };
+        if labels.len() < 2 || tld.chars().count() < 2 || !tld.chars().all(is_alphabetic) {
             continue;
         }
         if (!all_strong || !strong_at) && !KNOWN_TLDS.contains(&tld.as_str()) {
             continue;
         }
         if !strong_at {
-            let provider = MAIL_PROVIDERS.contains(&labels[labels.len() - 2].to_lowercase().as_str());
+            let provider = MAIL_PROVIDERS.contains(&lowercase(labels[labels.len() - 2]).as_str());
             if !(local_sep || spelled_dot || provider || has_context) {
                 continue;
             }

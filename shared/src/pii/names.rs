@@ -11,6 +11,7 @@
 //!   effort!").
 
 use super::fold::Folded;
+use crate::unicode::{is_alphabetic, is_alphanumeric, is_uppercase, lowercase, lowercase_char};
 
 /// Common words that are also first names; a lone name token equal to one of these is not matched
 /// (a user called Max must still be able to hear "max effort"). Full names always are.
@@ -53,7 +54,9 @@ pub(crate) struct Names {
 }
 
 fn skeleton(s: &str) -> String {
-    Folded::new(s).text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    let mut out = String::new();
+    Folded::new(s).text.chars().filter(|&c| is_alphanumeric(c)).for_each(|c| lowercase_char(c, &mut |l| out.push(l)));
+    out
 }
 
 impl Names {
@@ -71,7 +74,7 @@ impl Names {
             return;
         }
         let words: Vec<String> =
-            folded.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+            folded.split(|c: char| !is_alphabetic(c)).filter(|w| !w.is_empty()).map(lowercase).collect();
         for w in &words {
             if w.chars().count() >= 3 && !NEVER_ALONE.contains(&w.as_str()) {
                 self.words.push((w.clone(), !CAPITALISED_ONLY.contains(&w.as_str())));
@@ -144,12 +147,12 @@ fn words_of(s: &str) -> Vec<Word> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, c) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
-        match (c.is_alphabetic(), start) {
+        match (is_alphabetic(c), start) {
             (true, None) => start = Some(i),
             (false, Some(st)) => {
                 let w = &s[st..i];
-                let capitalised = w.chars().next().is_some_and(char::is_uppercase);
-                out.push(Word { start: st, end: i, lower: w.to_lowercase(), capitalised });
+                let capitalised = w.chars().next().is_some_and(is_uppercase);
+                out.push(Word { start: st, end: i, lower: lowercase(w), capitalised });
                 start = None;
             }
             _ => {}
@@ -185,10 +188,10 @@ fn alnum_words_of(s: &str) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
     let mut start = None;
     for (i, c) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
-        match (c.is_alphanumeric(), start) {
+        match (is_alphanumeric(c), start) {
             (true, None) => start = Some(i),
             (false, Some(st)) => {
-                out.push((st, i, s[st..i].to_lowercase()));
+                out.push((st, i, lowercase(&s[st..i])));
                 start = None;
             }
             _ => {}
@@ -201,11 +204,11 @@ fn alnum_words_of(s: &str) -> Vec<(usize, usize, String)> {
 fn skeleton_of(s: &str) -> (String, Vec<(usize, usize)>) {
     let mut sk = String::new();
     let mut off = Vec::new();
-    for (i, c) in s.char_indices().filter(|(_, c)| c.is_alphanumeric()) {
-        for l in c.to_lowercase() {
+    for (i, c) in s.char_indices().filter(|&(_, c)| is_alphanumeric(c)) {
+        lowercase_char(c, &mut |l| {
             sk.push(l);
             off.extend(std::iter::repeat_n((i, i + c.len_utf8()), l.len_utf8()));
-        }
+        });
     }
     (sk, off)
 }

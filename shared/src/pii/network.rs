@@ -5,6 +5,7 @@ use std::net::Ipv6Addr;
 
 use super::email::{Kind, Token, tokenize};
 use super::fold::Folded;
+use crate::unicode::is_alphanumeric;
 
 fn octet(w: &str) -> bool {
     (1..=3).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit()) && w.parse::<u16>().is_ok_and(|v| v <= 255)
@@ -33,8 +34,8 @@ fn find_v6(s: &str) -> Option<(usize, usize)> {
         let start = i + off;
         let end = s[start..].find(|c: char| !is_v6(c)).map_or(s.len(), |k| start + k);
         let cand = s[start..end].trim_end_matches('.');
-        let bounded = !s[..start].chars().next_back().is_some_and(char::is_alphanumeric)
-            && !s[start + cand.len()..].chars().next().is_some_and(char::is_alphanumeric);
+        let bounded = !s[..start].chars().next_back().is_some_and(is_alphanumeric)
+            && !s[start + cand.len()..].chars().next().is_some_and(is_alphanumeric);
         let groups = cand.split(':').filter(|g| !g.is_empty()).count();
         if bounded && cand.matches(':').count() >= 2 && groups >= 3 && cand.parse::<Ipv6Addr>().is_ok() {
             return Some((start, start + cand.len()));

@@ -25,6 +25,7 @@
 
 use super::PiiKind;
 use super::fold::Folded;
+use crate::unicode::{is_alphabetic, is_alphanumeric};
 
 /// Spelled-out digits, read as digits.
 const DIGIT_WORDS: &[&str] = &["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
@@ -85,7 +86,7 @@ fn atoms(s: &str) -> Atoms {
             '0'..='9' | ' ' | '-' | '.' | '/' | ':' | ',' | '_' | '+' | '*' | '~' | '|' | '\\' | '(' | ')' => c as u8,
             '[' | '{' => b'(',
             ']' | '}' => b')',
-            c if c.is_alphabetic() => b'a',
+            c if is_alphabetic(c) => b'a',
             _ => b'?',
         };
         a.b.push(atom);
@@ -160,13 +161,14 @@ fn value(g: &[u8]) -> u64 {
 
 /// A rep scheme written digit by digit: `5 5 5 3 3 3`, `1 2 3 4 5 4 3 2 1`, `8 8 6 6 4 4`.
 fn is_digit_scheme(v: &[u8]) -> bool {
-    let mut distinct = v.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
+    // how many different bytes (a set of marks, not a sort: smaller in the browser package)
+    let mut seen = [false; 256];
+    v.iter().for_each(|&b| seen[usize::from(b)] = true);
+    let distinct = seen.iter().filter(|&&s| s).count();
     let up = v.windows(2).all(|w| w[0] <= w[1]);
     let down = v.windows(2).all(|w| w[0] >= w[1]);
     let small_steps = v.windows(2).all(|w| w[0].abs_diff(w[1]) <= 2);
-    distinct.len() <= 3 || up || down || small_steps
+    distinct <= 3 || up || down || small_steps
 }
 
 /// Workout numbers rather than a person's: see the module documentation.
@@ -297,8 +299,8 @@ fn classify(plus: bool, raw: &[&[u8]], seps: &[&[u8]], ctx: &Context) -> Option<
 
 /// Whether one of `words` is among the last four words of `before`.
 fn preceded_by(before: &str, words: &[&str]) -> bool {
-    let lower = before.to_lowercase();
-    lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().take(4).any(|w| words.contains(&w))
+    let lower = crate::unicode::lowercase(before);
+    lower.split(|c: char| !is_alphanumeric(c)).filter(|w| !w.is_empty()).rev().take(4).any(|w| words.contains(&w))
 }
 
 /// Finds the first identifying number in the folded text: its kind and folded byte range.

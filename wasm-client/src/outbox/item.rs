@@ -331,7 +331,15 @@ pub async fn dead_letters(db: &Db) -> CoachResult<Vec<DeadLetter>> {
     let store = tx.store(DEAD_LETTERS).map_err(|e| rexie_error("store", &e))?;
     let all = store.get_all(None, None).await.map_err(|e| rexie_error("list dead letters", &e))?;
     let mut v: Vec<DeadLetter> = all.into_iter().filter_map(|v| crate::js::decode(&v)).collect();
-    v.sort_by(|a, b| a.failed_at.total_cmp(&b.failed_at));
+    // oldest first, ties in key order: a stable insertion sort (the list is short, and `sort_by`
+    // would add a ~6 KB sort routine to the package for it)
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1].failed_at.total_cmp(&v[j].failed_at).is_gt() {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     Ok(v)
 }
 
